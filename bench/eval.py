@@ -1,0 +1,112 @@
+"""NLU evaluation on questions the model never saw in training.
+
+    python -m bench.eval [--model PATH] [--json OUT]
+
+Uses the held-out split of the knowledge topics' example questions (bot.knowledge.training.split_questions
+keeps about one in six out of training) plus any labelled founder messages in tests/data/nlu_test_set.yml,
+parses each with the trained model, and prints accuracy, macro precision/recall/F1, per-intent figures and
+the confusions.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import yaml
+
+from bot import settings
+
+TEST_SET = settings.PROJECT_ROOT / "tests" / "data" / "nlu_test_set.yml"
+
+
+def heldout_examples() -> list[tuple[str, str]]:
+    from bot.knowledge.loader import load_knowledge
+    from bot.knowledge.training import split_questions
+
+    knowledge, problems = load_knowledge(settings.path("KNOWLEDGE_DIR"))
+    if problems:
+        raise SystemExit("knowledge has problems; run `python -m bot knowledge validate`")
+    _train, heldout = split_questions(knowledge.topics)
+    return [(text, intent) for intent, texts in sorted(heldout.items()) for text in texts]
+
+
+def test_set_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text()) or {}
+    return [(item["text"], item["intent"]) for item in data.get("examples", [])]
+
+
+def scores(pairs: list[tuple[str, str]]) -> dict:
+    """Accuracy, macro P/R/F1 over the expected labels, per-label figures and confusions from (expected, got)."""
+    labels = sorted({expected for expected, _ in pairs})
+    tp, fp, fn = Counter(), Counter(), Counter()
+    for expected, got in pairs:
+        if expected == got:
+            tp[expected] += 1
+        else:
+            fn[expected] += 1
+            fp[got] += 1
+    per_label = {}
+    for label in labels:
+        precision = tp[label] / (tp[label] + fp[label]) if tp[label] + fp[label] else 0.0
+        recall = tp[label] / (tp[label] + fn[label]) if tp[label] + fn[label] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": tp[label] + fn[label]}
+    n = len(labels) or 1
+    return {
+        "examples": len(pairs),
+        "accuracy": sum(tp.values()) / (len(pairs) or 1),
+        "macro_precision": sum(v["precision"] for v in per_label.values()) / n,
+        "macro_recall": sum(v["recall"] for v in per_label.values()) / n,
+        "macro_f1": sum(v["f1"] for v in per_label.values()) / n,
+        "per_label": per_label,
+    }
+
+
+async def predict(model: Path, texts: list[str]) -> list[str]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model archive (default: train or reuse the current one)")
+    parser.add_argument("--json", type=Path, help="also write the full report as JSON here")
+    args = parser.parse_args(argv)
+
+    from bot.services import ensure_model
+
+    model = args.model or ensure_model(settings.data_dir(), quiet=True)
+    suites = {"held-out topic questions": heldout_examples(), "founder test set": test_set_examples()}
+    report: dict = {"model": str(model)}
+    for name, examples in suites.items():
+        if not examples:
+            continue
+        got = asyncio.run(predict(model, [text for text, _ in examples]))
+        result = scores([(expected, g) for (_, expected), g in zip(examples, got)])
+        result["confusions"] = [
+            {"text": text, "expected": expected, "got": g}
+            for (text, expected), g in zip(examples, got) if expected != g
+        ]
+        report[name] = result
+        print(f"\n== {name}: {result['examples']} examples")
+        print(f"accuracy {result['accuracy']:.3f}  macro precision {result['macro_precision']:.3f}  "
+              f"recall {result['macro_recall']:.3f}  F1 {result['macro_f1']:.3f}")
+        weakest = sorted(result["per_label"].items(), key=lambda item: item[1]["f1"])[:10]
+        print("weakest intents: " + ", ".join(f"{label} F1 {v['f1']:.2f}" for label, v in weakest))
+        for confusion in result["confusions"]:
+            print(f"  {confusion['expected']:<40} -> {confusion['got']:<40} {confusion['text']!r}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

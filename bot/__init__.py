@@ -1,0 +1,1 @@
+"""Supplier Navigator: a conversational guide for small firms selling to Ontario and Canada."""

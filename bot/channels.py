@@ -1,0 +1,84 @@
+"""Rasa's REST and socket.io channels, guarded so that a founder never meets silence.
+
+When a message produces no bot reply at all — typically because the action server is down, or an action
+failed — the guard sends the domain's `utter_service_unavailable` line instead. The channels keep
+Rasa's names ("rest", "socketio"), so their URLs stay /webhooks/rest/webhook and /socket.io.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint, Sanic
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+
+
+class _CountingOutput(OutputChannel):
+    """Passes every reply on to the real channel and counts them."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    @classmethod
+    def name(cls) -> Text:  # pragma: no cover - never used as a registered channel
+        return "counting"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+
+def _unavailable_message() -> Optional[Dict[Text, Any]]:
+    """The domain's apology line, read from the loaded model so that its text lives in domain.yml."""
+    for app in list(Sanic._app_registry.values()):
+        agent = getattr(app.ctx, "agent", None)
+        domain = getattr(agent, "domain", None)
+        if domain and domain.responses.get(UNAVAILABLE_RESPONSE):
+            variant = domain.responses[UNAVAILABLE_RESPONSE][0]
+            return {key: variant[key] for key in ("text", "buttons") if variant.get(key)}
+    return None
+
+
+def guard_against_silence(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]]
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    async def guarded(message: UserMessage) -> None:
+        counter = _CountingOutput(message.output_channel)
+        message.output_channel = counter
+        try:
+            await on_new_message(message)
+        finally:
+            if counter.sent == 0 and message.text != "/session_start":
+                reply = _unavailable_message()
+                if reply is None:
+                    logger.error("no reply was sent and %s is missing from the domain", UNAVAILABLE_RESPONSE)
+                else:
+                    logger.warning("no reply for a message on %s; sent the apology", message.input_channel)
+                    await counter.inner.send_response(message.sender_id, reply)
+
+    return guarded
+
+
+class RestChannel(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        return super().blueprint(guard_against_silence(on_new_message))
+
+
+class SocketIOChannel(SocketIOInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return super().blueprint(guard_against_silence(on_new_message))

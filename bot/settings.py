@@ -1,0 +1,65 @@
+"""Every setting of Supplier Navigator, in one place.
+
+Settings are data: each has a name (the environment variable), a default and one line of help. The README's
+settings table is tested against this list, so code and docs cannot drift apart.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", "var", "Directory for generated files: databases, trained models, logs (relative to the repo)."),
+    Setting("KNOWLEDGE_DIR", "knowledge", "Directory of the staff-edited knowledge files."),
+    Setting("RASA_PORT", "5005", "Port of the Rasa server (REST and socket.io channels)."),
+    Setting("ACTIONS_PORT", "5055", "Port of the Rasa action server."),
+    Setting("WEB_PORT", "8000", "Port of the widget page and static web server."),
+    Setting("HOST", "127.0.0.1", "Interface the three services listen on."),
+    Setting("PUBLIC_RASA_URL", "", "Rasa server URL as the browser sees it; empty means http://HOST:RASA_PORT."),
+    Setting("ACTION_ENDPOINT_URL", "", "Action server webhook; empty means http://HOST:ACTIONS_PORT/webhook."),
+    Setting("TRACKER_STORE_URL", "", "SQLAlchemy URL of the tracker store; empty means a SQLite file in DATA_DIR."),
+    Setting("RASA_API_TOKEN", "", "Token for Rasa's HTTP API; empty means one is generated once into DATA_DIR."),
+    Setting("CORS_ORIGINS", "*", "Origins allowed to call the Rasa server from a browser."),
+    Setting("OFFLINE", "0", "1 turns off every live network fetch (feeds); tests and CI set it."),
+    Setting("OPPORTUNITY_FEEDS", "feeds/sources.yml", "The staff-edited list of opportunity feeds (relative to the repo)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> str:
+    """The value of a setting: the environment variable if set and not empty, else the default."""
+    setting = _BY_NAME[name]
+    value = os.environ.get(name, "")
+    return value if value != "" else setting.default
+
+
+def get_int(name: str) -> int:
+    return int(get(name))
+
+
+def get_bool(name: str) -> bool:
+    return get(name).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def path(name: str) -> Path:
+    """A path-valued setting, resolved against the project root when relative."""
+    value = Path(get(name))
+    return value if value.is_absolute() else PROJECT_ROOT / value
+
+
+def data_dir() -> Path:
+    directory = path("DATA_DIR")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
