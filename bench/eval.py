@@ -68,11 +68,16 @@ def scores(pairs: list[tuple[str, str]]) -> dict:
     }
 
 
-async def predict(model: Path, texts: list[str]) -> list[str]:
+async def predict(model: Path, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    return [(await agent.parse_message(text))["intent"]["name"] for text in texts]
+    return [await agent.parse_message(text) for text in texts]
+
+
+def ranked(parse: dict) -> list[str]:
+    """The intents the classifier ranked, best first, without the fallback pseudo-intent."""
+    return [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, examples in suites.items():
         if not examples:
             continue
-        got = asyncio.run(predict(model, [text for text, _ in examples]))
+        parses = asyncio.run(predict(model, [text for text, _ in examples]))
+        got = [parse["intent"]["name"] for parse in parses]
         result = scores([(expected, g) for (_, expected), g in zip(examples, got)])
+        result["top1_before_fallback"] = sum(
+            bool(ranked(p)) and ranked(p)[0] == e for p, (_, e) in zip(parses, examples)) / len(examples)
+        result["top3"] = sum(e in ranked(p)[:3] for p, (_, e) in zip(parses, examples)) / len(examples)
+        result["fallback_rate"] = got.count("nlu_fallback") / len(examples)
         result["confusions"] = [
             {"text": text, "expected": expected, "got": g}
             for (text, expected), g in zip(examples, got) if expected != g
@@ -99,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {name}: {result['examples']} examples")
         print(f"accuracy {result['accuracy']:.3f}  macro precision {result['macro_precision']:.3f}  "
               f"recall {result['macro_recall']:.3f}  F1 {result['macro_f1']:.3f}")
+        print(f"top-1 ignoring the fallback threshold {result['top1_before_fallback']:.3f}  "
+              f"right intent in top 3 {result['top3']:.3f}  fallback rate {result['fallback_rate']:.3f}")
         weakest = sorted(result["per_label"].items(), key=lambda item: item[1]["f1"])[:10]
         print("weakest intents: " + ", ".join(f"{label} F1 {v['f1']:.2f}" for label, v in weakest))
         for confusion in result["confusions"]:

@@ -26,16 +26,15 @@ ANSWER_ACTION = "action_answer_topic"
 
 
 def topic_training_data(knowledge_dir: Path) -> dict[str, list[str]]:
-    """{intent: training questions} for every topic; raises when the knowledge files have problems."""
+    """{intent: training examples} for every topic; raises when the knowledge files have problems."""
     from bot.knowledge.loader import load_knowledge
-    from bot.knowledge.training import split_questions
+    from bot.knowledge.training import training_examples
 
     knowledge, problems = load_knowledge(knowledge_dir)
     if problems:
         listed = "\n".join(str(p) for p in problems[:20])
         raise RasaException(f"The knowledge files have problems; fix them before training:\n{listed}")
-    train, _heldout = split_questions(knowledge.topics)
-    return train
+    return training_examples(knowledge.topics)
 
 
 class KnowledgeImporter(TrainingDataImporter):

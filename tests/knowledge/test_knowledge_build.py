@@ -13,7 +13,7 @@ from bot.knowledge.build import SCHEMA_VERSION, KnowledgeBuildError, build, ensu
 from bot.knowledge.loader import content_fingerprint, load_knowledge
 from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.training import questions_fingerprint
-from conftest import TODAY, replace_in
+from knowledge_helpers import TODAY, replace_in
 
 NOW = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.timezone.utc)
 EXPECTED_TABLES = {

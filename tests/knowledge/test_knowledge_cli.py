@@ -11,7 +11,7 @@ import pytest
 import bot.cli
 from bot.knowledge.loader import load_knowledge
 from bot.knowledge.training import questions_fingerprint
-from conftest import TODAY, line_number, replace_in
+from knowledge_helpers import TODAY, line_number, replace_in
 
 Main = Callable[[Sequence[str]], int]
 

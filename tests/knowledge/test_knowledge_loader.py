@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.knowledge.loader import content_fingerprint, knowledge_files, load_knowledge
 from bot.knowledge.yamllines import LineDict, parse_yaml
-from conftest import line_number, replace_in
+from knowledge_helpers import line_number, replace_in
 
 
 def test_topic_fields_know_their_file_lines(knowledge_dir: Path) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.knowledge.build import build
 from bot.knowledge.store import KnowledgeStore, KnowledgeUnavailable, UnknownTable, fts_query, get_store
-from conftest import TODAY, replace_in
+from knowledge_helpers import TODAY, replace_in
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.knowledge.loader import Problem
 from bot.knowledge.validate import normalize_question, validate
-from conftest import TODAY, line_number, replace_in, write_knowledge
+from knowledge_helpers import TODAY, line_number, replace_in, write_knowledge
 
 
 def test_the_fixture_knowledge_is_valid(knowledge_dir: Path) -> None:
