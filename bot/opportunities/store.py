@@ -1,0 +1,473 @@
+"""opportunities.db: the normalized listings, their amendment history, full-text index and per-source status.
+
+Writers never modify the live file. `open_writer()` copies it (under a lock file, one writer at a time), the
+caller updates the copy, and on success the copy replaces the live file with os.replace(), so readers in other
+processes always open a complete database. Readers (`reader_connection`) reopen when the file's inode or
+mtime changes. The file stays in rollback-journal mode: a WAL file would not travel with the swap.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import queue
+import shutil
+import sqlite3
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from bot import settings
+from bot.opportunities.model import Opportunity, RowError
+
+DB_FILENAME = "opportunities.db"
+SCHEMA_VERSION = 1
+FTS_COLUMNS = ("title_en", "title_fr", "description_en", "description_fr", "buyer", "category_text")
+LIST_COLUMNS = (
+    "category", "unspsc", "unspsc_descriptions", "gsin", "gsin_descriptions", "regions", "trade_agreements",
+    "attachments",
+)
+# Share of a feed's records that may fail before the whole feed is refused: a feed that is mostly unreadable
+# is a wrong or broken file, not a few bad notices.
+MAX_ERROR_RATIO = 0.5
+ERROR_LINES_KEPT = 50
+
+
+def default_db_path() -> Path:
+    """data_dir()/opportunities.db."""
+    return settings.data_dir() / DB_FILENAME
+
+
+class FeedRejected(Exception):
+    """A parsed feed had too many bad rows (or none good) to be trusted; nothing of it was stored."""
+
+
+# ---- schema ------------------------------------------------------------------------------------------
+
+# Small, filtered columns first: SQLite reads a row's columns in order, so putting closing_ts behind kilobytes
+# of description would drag overflow pages into every filter.
+_OPPORTUNITY_COLUMNS = {
+    "id": int, "source": str, "reference": str, "closing_ts": int, "buyer_type": str,
+    "min_value": float, "max_value": float, "content_hash": str, "amendment_number": str,
+    "closing": str, "published": str, "status": str, "solicitation_number": str,
+    "title_en": str, "title_fr": str, "buyer": str, "notice_type": str, "method": str,
+    "category": str, "regions": str, "unspsc": str, "gsin": str,
+    "contact_name": str, "contact_email": str, "contact_phone": str, "notice_url": str,
+    "first_seen": str, "last_seen": str, "updated": str,
+    "trade_agreements": str, "attachments": str, "unspsc_descriptions": str, "gsin_descriptions": str,
+    "category_text": str, "description_en": str, "description_fr": str,
+}
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the tables, indexes, full-text index and its triggers if missing (idempotent)."""
+    if "opportunities" not in db.table_names():
+        db["opportunities"].create(_OPPORTUNITY_COLUMNS, pk="id", not_null={"source", "reference"})
+        db["opportunities"].create_index(["source", "reference"], unique=True)
+        # Search is "open now" (closing_ts > now) ordered by closing: one index serves the range and the order.
+        # Search filters and sorts on a slim copy of the filterable columns: rows of `opportunities` are
+        # kilobytes wide, so reaching them once per full-text match costs a page read each.
+        db.execute(
+            "CREATE TABLE listings (id INTEGER PRIMARY KEY, closing_ts INTEGER, buyer_type TEXT, source TEXT, "
+            "min_value REAL, max_value REAL)"
+        )
+        db.execute("CREATE INDEX idx_listings_open ON listings (closing_ts, buyer_type, source, min_value, max_value)")
+        # Junction tables carry closing_ts so "in Ontario and still open" is one index range.
+        for table, value in (("opportunity_regions", "region"), ("opportunity_categories", "category"),
+                             ("opportunity_unspsc", "code")):
+            db.execute(
+                f"CREATE TABLE [{table}] ([{value}] TEXT NOT NULL, closing_ts INTEGER, opportunity_id INTEGER NOT NULL,"
+                f" PRIMARY KEY ([{value}], closing_ts, opportunity_id)) WITHOUT ROWID"
+            )
+            db.execute(f"CREATE INDEX [idx_{table}_opportunity] ON [{table}] (opportunity_id, [{value}])")
+        db.execute(
+            "CREATE VIRTUAL TABLE opportunities_fts USING fts5("
+            + ", ".join(FTS_COLUMNS)
+            + ", content='opportunities', content_rowid='id', "
+            "tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        cols = ", ".join(FTS_COLUMNS)
+        new_cols = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+        old_cols = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+        db.executescript(
+            f"""
+            CREATE TRIGGER opportunities_ai AFTER INSERT ON opportunities BEGIN
+              INSERT INTO opportunities_fts(rowid, {cols}) VALUES (new.id, {new_cols});
+            END;
+            CREATE TRIGGER opportunities_ad AFTER DELETE ON opportunities BEGIN
+              INSERT INTO opportunities_fts(opportunities_fts, rowid, {cols}) VALUES ('delete', old.id, {old_cols});
+            END;
+            CREATE TRIGGER opportunities_au AFTER UPDATE OF {cols} ON opportunities BEGIN
+              INSERT INTO opportunities_fts(opportunities_fts, rowid, {cols}) VALUES ('delete', old.id, {old_cols});
+              INSERT INTO opportunities_fts(rowid, {cols}) VALUES (new.id, {new_cols});
+            END;
+            """
+        )
+    if "amendments" not in db.table_names():
+        db["amendments"].create(
+            {"id": int, "source": str, "reference": str, "recorded_at": str,
+             "amendment_from": str, "amendment_to": str, "closing_from": str, "closing_to": str,
+             "title_from": str, "title_to": str},
+            pk="id",
+        )
+        db["amendments"].create_index(["source", "reference"])
+    if "source_status" not in db.table_names():
+        db["source_status"].create(
+            {"source": str, "format": str, "origin": str, "url": str, "last_attempt": str, "last_success": str,
+             "last_error": str, "last_error_at": str, "rows": int, "row_errors": int, "error_lines": str,
+             "etag": str, "last_modified": str, "sha256": str, "snapshot": int, "snapshot_date": str},
+            pk="source",
+        )
+    if "meta" not in db.table_names():
+        db["meta"].create({"key": str, "value": str}, pk="key")
+        db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+
+
+# ---- writing -----------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def open_writer(db_path: Path | None = None) -> Iterator[sqlite_utils.Database]:
+    """A writable copy of the store; on clean exit it atomically replaces the live file, on error it is discarded."""
+    db_path = Path(db_path or default_db_path())
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(db_path) + ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fd, tmp_name = tempfile.mkstemp(dir=db_path.parent, prefix=f".{db_path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            if db_path.exists():
+                shutil.copyfile(db_path, tmp)
+            else:
+                tmp.unlink()
+            # check_same_thread=False: load() hands the connection to its writer thread (one user at a time).
+            conn = sqlite3.connect(str(tmp), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("PRAGMA synchronous=OFF")  # the copy is fsynced once below before it goes live
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache while building (bounded)
+            db = sqlite_utils.Database(conn)
+            try:
+                ensure_schema(db)
+                yield db
+                conn.execute("PRAGMA optimize")
+            finally:
+                conn.close()
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, db_path)
+            _fsync_dir(db_path.parent)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+            for suffix in ("-journal",):
+                leftover = Path(str(tmp) + suffix)
+                if leftover.exists():
+                    leftover.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LoadReport:
+    source: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    amended: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _record_row(opp: Opportunity) -> dict:
+    row = {
+        "source": opp.source, "reference": opp.reference, "solicitation_number": opp.solicitation_number,
+        "title_en": opp.title_en, "title_fr": opp.title_fr,
+        "description_en": opp.description_en, "description_fr": opp.description_fr,
+        "buyer": opp.buyer, "buyer_type": opp.buyer_type,
+        "notice_type": opp.notice_type, "method": opp.method,
+        "published": _iso(opp.published),
+        "closing": _iso(opp.closing),
+        "closing_ts": int(opp.closing.timestamp()) if opp.closing else None,
+        "status": opp.status,
+        "contact_name": opp.contact.name, "contact_email": opp.contact.email, "contact_phone": opp.contact.phone,
+        "notice_url": opp.notice_url, "amendment_number": opp.amendment_number,
+        "min_value": opp.min_value, "max_value": opp.max_value,
+    }
+    for name in LIST_COLUMNS:
+        row[name] = json.dumps(getattr(opp, name), ensure_ascii=False)
+    row["category_text"] = " ".join(opp.category + opp.unspsc_descriptions + opp.gsin_descriptions)
+    row["content_hash"] = hashlib.sha1("\x1f".join(map(str, row.values())).encode()).hexdigest()
+    return row
+
+
+@functools.lru_cache(maxsize=8)
+def _upsert_sql(columns: tuple[str, ...]) -> str:
+    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in ("source", "reference", "first_seen"))
+    return (
+        f"INSERT INTO opportunities ({', '.join(f'[{c}]' for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT(source, reference) DO UPDATE SET {updates} RETURNING id"
+    )
+
+
+def load(
+    db: sqlite_utils.Database,
+    source: str,
+    items: Iterable[Opportunity | RowError],
+    now: dt.datetime,
+    *,
+    batch_size: int = 500,
+    max_error_ratio: float = MAX_ERROR_RATIO,
+) -> LoadReport:
+    """Upsert parsed items of one source into `db` (an open_writer copy) and return what happened.
+
+    An amendment (a changed amendment number, or a changed closing date) is recorded in `amendments`.
+    Raises FeedRejected, leaving the caller to discard the copy, when no row parsed or too many rows failed.
+    """
+    report = LoadReport(source=source)
+    conn = db.conn
+    stamp = now.isoformat()
+    # Incremental merging of FTS segments on every insert is most of a big load's cost; merge once at the end.
+    conn.execute("INSERT INTO opportunities_fts(opportunities_fts, rank) VALUES ('automerge', 0)")
+    conn.execute("BEGIN")
+    # Parsing (Python, holds the GIL) and writing (SQLite and FTS5 in C, releases it) overlap: this thread
+    # parses and a writer thread stores. The bounded queue keeps memory flat whatever the feed's size.
+    batches: queue.Queue = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        while True:
+            batch = batches.get()
+            if batch is None:
+                return
+            if failure:
+                continue  # drain so the parser never blocks on a dead writer
+            try:
+                _write_batch(conn, batch, report, stamp)
+            except BaseException as exc:  # re-raised in the calling thread
+                failure.append(exc)
+
+    thread = threading.Thread(target=writer, name="opportunities-writer", daemon=True)
+    thread.start()
+    try:
+        try:
+            batch: list[tuple[Opportunity, dict]] = []
+            for item in items:
+                if failure:
+                    break
+                if isinstance(item, RowError):
+                    report.error_count += 1
+                    if len(report.errors) < ERROR_LINES_KEPT:
+                        report.errors.append(item)
+                    continue
+                if item.source != source:
+                    item.source = source
+                batch.append((item, _record_row(item)))
+                if len(batch) >= batch_size:
+                    batches.put(batch)
+                    batch = []
+            if batch:
+                batches.put(batch)
+        finally:
+            batches.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
+        total = report.rows + report.error_count
+        if report.rows == 0:
+            raise FeedRejected(
+                f"no usable rows ({report.error_count} row errors)" if report.error_count else "the feed has no rows"
+            )
+        if total and report.error_count / total > max_error_ratio:
+            raise FeedRejected(f"{report.error_count} of {total} rows failed to parse")
+        conn.execute("INSERT INTO opportunities_fts(opportunities_fts) VALUES ('optimize')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return report
+
+
+def _write_batch(
+    conn: sqlite3.Connection, batch: list[tuple[Opportunity, dict]], report: LoadReport, stamp: str
+) -> None:
+    refs = list({opp.reference for opp, _ in batch})
+    existing: dict[str, tuple] = {}
+    for start in range(0, len(refs), 500):
+        chunk = refs[start:start + 500]
+        for row in conn.execute(
+            "SELECT reference, id, content_hash, amendment_number, closing, title_en FROM opportunities "
+            f"WHERE source = ? AND reference IN ({', '.join('?' for _ in chunk)})",
+            [batch[0][0].source, *chunk],
+        ):
+            existing[row[0]] = row[1:]
+    for opp, row in batch:
+        report.rows += 1
+        old = existing.get(opp.reference)
+        if old is not None and old[1] == row["content_hash"]:
+            conn.execute("UPDATE opportunities SET last_seen = ? WHERE id = ?", (stamp, old[0]))
+            report.unchanged += 1
+            continue
+        row["last_seen"] = stamp
+        row["updated"] = stamp
+        if old is None:
+            row["first_seen"] = stamp
+        columns = tuple(row)
+        opportunity_id = conn.execute(_upsert_sql(columns), [row[c] for c in columns]).fetchone()[0]
+        if old is None:
+            report.inserted += 1
+        else:
+            report.updated += 1
+            _, _, old_amendment, old_closing, old_title = old
+            if old_amendment != row["amendment_number"] or old_closing != row["closing"]:
+                report.amended += 1
+                conn.execute(
+                    "INSERT INTO amendments (source, reference, recorded_at, amendment_from, amendment_to, "
+                    "closing_from, closing_to, title_from, title_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (opp.source, opp.reference, stamp, old_amendment, row["amendment_number"],
+                     old_closing, row["closing"], old_title, row["title_en"]),
+                )
+            for table in ("opportunity_regions", "opportunity_categories", "opportunity_unspsc"):
+                conn.execute(f"DELETE FROM {table} WHERE opportunity_id = ?", (opportunity_id,))
+        existing[opp.reference] = (opportunity_id, row["content_hash"], row["amendment_number"],
+                                   row["closing"], row["title_en"])
+        closing_ts = row["closing_ts"]
+        conn.execute(
+            "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"], row["max_value"]),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO opportunity_regions (region, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+            [(region.lower(), closing_ts, opportunity_id) for region in opp.regions],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO opportunity_categories (category, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+            [(category.lower(), closing_ts, opportunity_id) for category in opp.category],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO opportunity_unspsc (code, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+            [(code, closing_ts, opportunity_id) for code in opp.unspsc],
+        )
+
+
+def record_status(db: sqlite_utils.Database, source: str, **values) -> None:
+    """Merge `values` into the source's source_status row."""
+    db["source_status"].upsert({"source": source, **values}, pk="source", alter=True)
+
+
+def read_status(db_path: Path | None = None) -> list[dict]:
+    """Every source_status row plus `listings` (rows stored for that source); [] when there is no store yet."""
+    conn = reader_connection(db_path)
+    if conn is None:
+        return []
+    counts = dict(conn.execute("SELECT source, count(*) FROM opportunities GROUP BY source").fetchall())
+    cursor = conn.execute("SELECT * FROM source_status ORDER BY source")
+    names = [d[0] for d in cursor.description]
+    rows = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values))
+        row["listings"] = counts.get(row["source"], 0)
+        rows.append(row)
+    return rows
+
+
+def amendments_for(source: str, reference: str, db_path: Path | None = None) -> list[dict]:
+    """The remembered amendments of one notice, oldest first."""
+    conn = reader_connection(db_path)
+    if conn is None:
+        return []
+    cursor = conn.execute(
+        "SELECT * FROM amendments WHERE source = ? AND reference = ? ORDER BY id", (source, reference)
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+
+def source_has_data(db_path: Path, source: str) -> bool:
+    conn = reader_connection(db_path)
+    if conn is None:
+        return False
+    row = conn.execute("SELECT last_success FROM source_status WHERE source = ?", (source,)).fetchone()
+    return bool(row and row[0])
+
+
+def source_state(db_path: Path, source: str) -> dict:
+    conn = reader_connection(db_path)
+    if conn is None:
+        return {}
+    cursor = conn.execute("SELECT * FROM source_status WHERE source = ?", (source,))
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else {}
+
+
+# ---- reading -----------------------------------------------------------------------------------------
+
+class _Reader:
+    """A read-only connection that follows the live file across atomic swaps."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+        self.identity: tuple | None = None
+
+    def connection(self) -> sqlite3.Connection | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self.close()
+            return None
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self.conn is None or identity != self.identity:
+            self.close()
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            # Keep the full-text index and the slim listings table in memory between searches.
+            self.conn.execute("PRAGMA cache_size=-65536")
+            self.conn.execute("PRAGMA mmap_size=1073741824")
+            self.identity = identity
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self.identity = None
+
+
+_readers = threading.local()
+
+
+def reader_connection(db_path: Path | None = None) -> sqlite3.Connection | None:
+    """This thread's read-only connection to the live store, reopened after a swap; None if there is no store."""
+    path = Path(db_path or default_db_path()).resolve()
+    cache = getattr(_readers, "by_path", None)
+    if cache is None:
+        cache = _readers.by_path = {}
+    reader = cache.get(path)
+    if reader is None:
+        reader = cache[path] = _Reader(path)
+    return reader.connection()
