@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install run test shell train validate knowledge eval bench lock clean
+.PHONY: help install run cluster test shell train validate knowledge eval bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,6 +14,9 @@ install: ## create .venv with Python 3.10 and the pinned dependencies (only when
 
 run: install ## build the knowledge store and model if needed, start actions + Rasa + widget page (Ctrl-C stops)
 	@$(PY) -m bot run
+
+cluster: install ## start PostgreSQL, Redis, two Rasa and two action servers behind nginx, and the widget (Ctrl-C stops)
+	@$(PY) -m bot cluster
 
 test: install ## run the whole test suite (trains the model once if needed)
 	@$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""What the assistant says for a knowledge topic, as response names and their values (text lives in domain.yml)."""
+"""What the assistant says for a knowledge topic, as response names and their values (text lives in domain/)."""
 from __future__ import annotations
 
 import datetime as dt

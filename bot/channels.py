@@ -36,7 +36,7 @@ class _CountingOutput(OutputChannel):
 
 
 def _unavailable_message() -> Optional[Dict[Text, Any]]:
-    """The domain's apology line, read from the loaded model so that its text lives in domain.yml."""
+    """The domain's apology line, read from the loaded model so that its text lives in domain/."""
     for app in list(Sanic._app_registry.values()):
         agent = getattr(app.ctx, "agent", None)
         domain = getattr(agent, "domain", None)

@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 from bot import settings
 
 ROOT = settings.PROJECT_ROOT
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+TRAINING_INPUTS = ("config.yml", "domain", "data")
 
 
 # ---------------------------------------------------------------- environment
@@ -41,15 +41,26 @@ def api_token(data_dir: Path) -> str:
     return token_file.read_text().strip()
 
 
-def service_env(data_dir: Path, actions_port: int, host: str) -> dict[str, str]:
-    """The environment every Rasa process gets: endpoints.yml reads its values from here."""
+def service_env(data_dir: Path, actions_port: int, host: str,
+                overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every Rasa process gets: endpoints.yml reads its values from here.
+
+    `overrides` are settings for this one process (a cluster node's action endpoint, tracker store and
+    REDIS_URL); they win over the environment.
+    """
+    overrides = dict(overrides or {})
+
+    def value(name: str) -> str:
+        return overrides.get(name) or settings.get(name)
+
     env = dict(os.environ)
+    env.update(overrides)
     env.update(
         {
             "DATA_DIR": str(data_dir),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
-            "ACTION_ENDPOINT_URL": settings.get("ACTION_ENDPOINT_URL") or f"http://{host}:{actions_port}/webhook",
-            "TRACKER_STORE_URL": settings.get("TRACKER_STORE_URL") or f"sqlite:///{data_dir / 'tracker.db'}",
+            "ACTION_ENDPOINT_URL": value("ACTION_ENDPOINT_URL") or f"http://{host}:{actions_port}/webhook",
+            "TRACKER_STORE_URL": value("TRACKER_STORE_URL") or f"sqlite:///{data_dir / 'tracker.db'}",
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
@@ -105,7 +116,7 @@ def ensure_model(data_dir: Path, force: bool = False, quiet: bool = False) -> Pa
     started = time.monotonic()
     with log.open("w") as out:
         result = subprocess.run(
-            [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
+            [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain",
              "--data", "data", "--out", str(models_dir(data_dir)), "--fixed-model-name", model.name[:-7]],
             cwd=ROOT, env=service_env(data_dir, 0, "127.0.0.1"), stdout=out, stderr=subprocess.STDOUT,
         )
@@ -160,6 +171,10 @@ class Stack:
     data_dir: Path
     token: str
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # Settings for these processes only, over the environment (a cluster node's action endpoint, stores).
+    env: dict[str, str] = field(default_factory=dict)
+    # Appended to log file names, so several stacks can share one data directory (rasa-1.log, rasa-2.log).
+    label: str = ""
 
     @property
     def rasa_url(self) -> str:
@@ -174,30 +189,30 @@ class Stack:
         return f"http://{self.host}:{self.web_port}"
 
     def start_actions(self) -> None:
-        env = service_env(self.data_dir, self.actions_port, self.host)
+        env = service_env(self.data_dir, self.actions_port, self.host, self.env)
         self._spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
                                 "--port", str(self.actions_port)], env)
         _wait_for(f"{self.actions_url}/health", "action server", 60, self.processes["actions"])
 
     def start_rasa(self, model: Path) -> None:
-        env = service_env(self.data_dir, self.actions_port, self.host)
+        env = service_env(self.data_dir, self.actions_port, self.host, self.env)
         self._spawn("rasa", [sys.executable, "-m", "rasa", "run", "--model", str(model),
                              "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
                              "--interface", self.host, "--port", str(self.rasa_port),
-                             "--cors", settings.get("CORS_ORIGINS"), "--enable-api", "--auth-token", self.token],
+                             "--cors", settings.get("CORS_ORIGINS"), "--enable-api", f"--auth-token={self.token}"],
                     env)
         _wait_for(f"{self.rasa_url}/status?token={self.token}", "Rasa server", 240, self.processes["rasa"],
                   ready=lambda body: bool(json.loads(body).get("model_file")))
 
     def start_web(self) -> None:
-        env = service_env(self.data_dir, self.actions_port, self.host)
+        env = service_env(self.data_dir, self.actions_port, self.host, self.env)
         env["PUBLIC_RASA_URL"] = settings.get("PUBLIC_RASA_URL") or self.rasa_url
         self._spawn("web", [sys.executable, "-m", "bot", "web", "--host", self.host,
                             "--port", str(self.web_port)], env)
         _wait_for(f"{self.web_url}/", "web page", 30, self.processes["web"])
 
     def _spawn(self, name: str, command: Sequence[str], env: dict[str, str]) -> None:
-        log = (logs_dir(self.data_dir) / f"{name}.log").open("ab")
+        log = (logs_dir(self.data_dir) / f"{name}{self.label}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

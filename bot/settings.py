@@ -29,10 +29,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_RASA_URL", "", "Rasa server URL as the browser sees it; empty means http://HOST:RASA_PORT."),
     Setting("ACTION_ENDPOINT_URL", "", "Action server webhook; empty means http://HOST:ACTIONS_PORT/webhook."),
     Setting("TRACKER_STORE_URL", "", "SQLAlchemy URL of the tracker store; empty means a SQLite file in DATA_DIR."),
+    Setting("REDIS_URL", "",
+            "Shared lock store, redis://[:password@]host:port/db; empty means in-memory (one Rasa server)."),
     Setting("RASA_API_TOKEN", "", "Token for Rasa's HTTP API; empty means one is generated once into DATA_DIR."),
     Setting("CORS_ORIGINS", "*", "Origins allowed to call the Rasa server from a browser."),
     Setting("OFFLINE", "0", "1 turns off every live network fetch (feeds); tests and CI set it."),
-    Setting("OPPORTUNITY_FEEDS", "feeds/sources.yml", "The staff-edited list of opportunity feeds (relative to the repo)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

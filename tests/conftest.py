@@ -63,9 +63,9 @@ def dispatcher():
 
 @pytest.fixture(scope="session")
 def domain() -> dict:
-    import yaml
+    from bot.domain import load_domain
 
-    return yaml.safe_load((ROOT / "domain.yml").read_text())
+    return load_domain()
 
 
 @pytest.fixture(scope="session")
