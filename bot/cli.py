@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "bot.services",
     "bot.knowledge.cli",
     "bot.opportunities.cli",
+    "bot.alerts.cli",
     "bot.cluster",
 )
 

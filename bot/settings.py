@@ -34,6 +34,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RASA_API_TOKEN", "", "Token for Rasa's HTTP API; empty means one is generated once into DATA_DIR."),
     Setting("CORS_ORIGINS", "*", "Origins allowed to call the Rasa server from a browser."),
     Setting("OFFLINE", "0", "1 turns off every live network fetch (feeds); tests and CI set it."),
+    Setting("ALERTS_SMTP_HOST", "", "SMTP server for opportunity alert emails; empty means alerts run only with --dry-run."),
+    Setting("ALERTS_SMTP_PORT", "25", "Port of the SMTP server for alert emails."),
+    Setting("ALERTS_SMTP_USER", "", "SMTP login for alert emails; empty means no login."),
+    Setting("ALERTS_SMTP_PASSWORD", "", "SMTP password for alert emails."),
+    Setting("ALERTS_SMTP_STARTTLS", "0", "1 upgrades the SMTP connection with STARTTLS."),
+    Setting("ALERTS_FROM", "Supplier Navigator <alerts@localhost>", "From address of alert emails."),
+    Setting("ALERTS_UNSUBSCRIBE_URL", "", "Unsubscribe link prefix in alert emails (the code is appended); empty means none."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -82,6 +82,10 @@ def stack_data_dir(tmp_path_factory) -> Path:
 
     data_dir = tmp_path_factory.mktemp("stack-data")
     build(settings.path("KNOWLEDGE_DIR"), data_dir / "knowledge.db")
+    # Opportunities open relative to the real clock the action server reads (the snapshot has closed).
+    import datetime as dt
+    from opportunities.open_opportunities import build_open_store
+    build_open_store(data_dir / "opportunities.db", dt.datetime.now(dt.timezone.utc))
     return data_dir
 
 

@@ -166,6 +166,12 @@ TABLE_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("summary", "text"),
         *PROVENANCE,
     ),
+    "search_categories": (
+        Field("id", "id"),
+        Field("terms", "text_list", min_items=1),
+        Field("unspsc_prefixes", "text_list", min_items=1),
+        *PROVENANCE,
+    ),
     "glossary": (
         Field("term", "text"),
         Field("expansion", "text", required=False),
@@ -187,6 +193,7 @@ TABLE_FILES: dict[str, str] = {
     "checklists": "tables/checklists.yml",
     "business_size": "tables/business_size.yml",
     "glossary": "tables/glossary.yml",
+    "search_categories": "tables/search_categories.yml",
 }
 
 

@@ -309,3 +309,23 @@ def row_to_opportunity(row: dict) -> Opportunity:
         max_value=row["max_value"],
         **lists,
     )
+
+
+def get_notice(source: str, reference: str, db_path: Path | str | None = None) -> Opportunity | None:
+    """One stored notice by its source and reference, open or closed; None when unknown or no store."""
+    conn = reader_connection(Path(db_path) if db_path else None)
+    if conn is None:
+        return None
+    row = conn.execute("SELECT id FROM opportunities WHERE source = ? AND reference = ?", (source, reference)).fetchone()
+    if row is None:
+        return None
+    found = _load(conn, [row[0]])
+    return found[0] if found else None
+
+
+def buyer_names(db_path: Path | str | None = None) -> list[str]:
+    """Distinct buyer names in the store (for recognising a buyer named in a message); [] without a store."""
+    conn = reader_connection(Path(db_path) if db_path else None)
+    if conn is None:
+        return []
+    return [r[0] for r in conn.execute("SELECT DISTINCT buyer FROM opportunities WHERE buyer != ''")]

@@ -219,6 +219,12 @@ preferences:
     definition: A call for proposals where price is one of several criteria.
 {_PROVENANCE}
 """,
+    "tables/search_categories.yml": f"""search_categories:
+  - id: information_technology
+    terms: [IT, information technology]
+    unspsc_prefixes: ["43"]
+{_PROVENANCE}
+""",
 }
 
 
