@@ -13,12 +13,15 @@ install: ## create .venv with Python 3.10 and the pinned dependencies (only when
 	@scripts/setup-venv.sh
 
 run: install ## build the knowledge store and model if needed, start actions + Rasa + widget page (Ctrl-C stops)
+	@scripts/setup-browser.sh --npm-only
 	@$(PY) -m bot run
 
 cluster: install ## start PostgreSQL, Redis, two Rasa and two action servers behind nginx, and the widget (Ctrl-C stops)
+	@scripts/setup-browser.sh --npm-only
 	@$(PY) -m bot cluster
 
 test: install ## run the whole test suite (trains the model once if needed)
+	@scripts/setup-browser.sh
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 shell: install ## chat with the assistant in the terminal

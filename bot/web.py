@@ -1,24 +1,118 @@
-"""The small web server for the widget page (web/): static files plus /config.js with the Rasa URL."""
+"""The small web server for the widget page (web/): static files plus /config.js with the Rasa URL.
+
+Also: GET /api/topics and /api/flows (what the officers' link builder offers), and a whitelist of front-end
+files installed from the npm registry under /vendor/ (never the whole node_modules).
+"""
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterable
 
 from bot import settings
 
 WEB_ROOT = settings.PROJECT_ROOT / "web"
+NODE_MODULES = settings.PROJECT_ROOT / "node_modules"
+DOMAIN_PATHS = (settings.PROJECT_ROOT / "domain", settings.PROJECT_ROOT / "domain.yml")  # a folder, or one file
 logger = logging.getLogger(__name__)
+
+# URL path -> file under node_modules/ (installed by scripts/setup-browser.sh from package-lock.json).
+VENDOR_FILES: dict[str, tuple[str, str]] = {
+    "/vendor/socket.io.min.js": ("socket.io-client/dist/socket.io.min.js", "application/javascript; charset=utf-8"),
+    "/vendor/socket.io.min.js.map": ("socket.io-client/dist/socket.io.min.js.map", "application/json"),
+    "/vendor/qrcode.js": ("qrcode-generator/dist/qrcode.js", "application/javascript; charset=utf-8"),
+}
+# Files another site may load when it embeds the widget with one <script> tag.
+_CROSS_ORIGIN_PREFIXES = ("/widget/", "/translations/", "/vendor/", "/config.js", "/api/")
+_FLOW_NAME_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+
+
+@functools.lru_cache(maxsize=1)
+def _store():
+    from bot.knowledge.store import KnowledgeStore
+
+    return KnowledgeStore(settings.data_dir() / "knowledge.db")
+
+
+def topics() -> list[dict[str, str]]:
+    """Every knowledge topic as {id, title}, by id, from the live store (an edit shows without a restart)."""
+    return [{"id": topic_id, "title": title} for topic_id, title in _store().topics()]
+
+
+def _domain_files(paths: Iterable[Path]) -> list[Path]:
+    for path in paths:
+        if path.is_dir():
+            return sorted(p for p in path.rglob("*") if p.suffix in {".yml", ".yaml"})
+        if path.is_file():
+            return [path]
+    return []
+
+
+def flows(domain_paths: Iterable[Path] = DOMAIN_PATHS) -> list[dict[str, str]]:
+    """The flows a deep link can start: each form in the domain whose `start_<name>` intent exists.
+
+    `?flow=<name>` sends the payload `/start_<name>`, so a form without that intent cannot be linked to. The
+    domain is the first of `domain_paths` that exists: a folder of YAML files (merged, as Rasa does) or one file.
+    """
+    import yaml
+
+    intents: set[str] = set()
+    forms: set[str] = set()
+    for path in _domain_files(domain_paths):
+        part: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        intents.update(next(iter(i)) if isinstance(i, dict) else str(i) for i in part.get("intents") or [])
+        forms.update(part.get("forms") or {})
+    return [{"name": name, "title": name.replace("_", " ").capitalize(), "payload": f"/start_{name}"}
+            for name in sorted(forms) if _FLOW_NAME_RE.match(name) and f"start_{name}" in intents]
 
 
 class WebHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        if self.path.split("?", 1)[0].startswith(_CROSS_ORIGIN_PREFIXES):
+            self.send_header("Access-Control-Allow-Origin", "*")
         super().end_headers()
 
+    def _send_bytes(self, body: bytes, content_type: str, status: int = 200, cache: str = "no-cache") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", cache)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, value: Any, status: int = 200) -> None:
+        self._send_bytes(json.dumps(value, ensure_ascii=False).encode(), "application/json; charset=utf-8", status,
+                         "no-store")
+
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        path = self.path.split("?", 1)[0]
+        if path in VENDOR_FILES:
+            relative, content_type = VENDOR_FILES[path]
+            try:
+                body = (NODE_MODULES / relative).read_bytes()
+            except FileNotFoundError:
+                self.send_error(404, f"{relative} is not installed; run scripts/setup-browser.sh")
+                return
+            self._send_bytes(body, content_type)
+            return
+        if path == "/api/topics":
+            from bot.knowledge.store import KnowledgeUnavailable
+
+            try:
+                self._send_json(topics())
+            except KnowledgeUnavailable as error:
+                self._send_json({"error": str(error)}, 503)
+            return
+        if path == "/api/flows":
+            self._send_json(flows())
+            return
         if self.path.split("?", 1)[0] == "/config.js":
             rasa_url = settings.get("PUBLIC_RASA_URL") or f"http://{settings.get('HOST')}:{settings.get('RASA_PORT')}"
             body = f"window.NAVIGATOR_CONFIG = {json.dumps({'rasaUrl': rasa_url})};\n".encode()
