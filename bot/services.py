@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -260,6 +261,49 @@ def start_stack(data_dir: Path, model: Path, host: str, rasa_port: int, actions_
     return stack
 
 
+# ---------------------------------------------------------------- opportunity feeds
+
+
+class FeedRefresher(threading.Thread):
+    """Refreshes the tender feeds at start and then every FEED_REFRESH_HOURS, in the background.
+
+    A failure keeps the last good listings (or the bundled snapshot); each source's problem is printed once,
+    not at every attempt, so an offline machine says so once.
+    """
+
+    def __init__(self, every_hours: float, offline: bool) -> None:
+        super().__init__(name="feed-refresher", daemon=True)
+        self.every_seconds = max(60.0, every_hours * 3600)
+        self.offline = offline
+        self.stopped = threading.Event()
+        self._said: dict[str, str] = {}
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.refresh_once()
+            self.stopped.wait(self.every_seconds)
+
+    def refresh_once(self) -> None:
+        from bot import clock
+        from bot.opportunities.refresh import refresh_all
+
+        try:
+            outcomes = refresh_all(offline=self.offline, now=clock.now())
+        except Exception as error:  # a broken feed list must not take the assistant down
+            self._say("feeds", f"could not refresh ({error}); serving the last good listings")
+        else:
+            for outcome in outcomes:
+                self._say(outcome.source, f"{outcome.origin}: {outcome.message}")
+
+    def _say(self, source: str, message: str) -> None:
+        if self._said.get(source) != message:
+            self._said[source] = message
+            print(f"Opportunity feed {source}: {message}", flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -276,6 +320,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     stack = start_stack(data_dir, model, host, settings.get_int("RASA_PORT"), settings.get_int("ACTIONS_PORT"),
                         settings.get_int("WEB_PORT"))
+    refresher = FeedRefresher(float(settings.get("FEED_REFRESH_HOURS")), settings.get_bool("OFFLINE"))
+    refresher.start()
     print(f"\nSupplier Navigator is running (ready in {time.monotonic() - started:.0f} s):\n"
           f"  widget page     {stack.web_url}/\n"
           f"  Rasa REST       {stack.rasa_url}/webhooks/rest/webhook\n"
@@ -300,6 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nStopping ...", flush=True)
         return 0
     finally:
+        refresher.stop()
         stack.stop()
         print("Stopped.", flush=True)
 

@@ -34,6 +34,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RASA_API_TOKEN", "", "Token for Rasa's HTTP API; empty means one is generated once into DATA_DIR."),
     Setting("CORS_ORIGINS", "*", "Origins allowed to call the Rasa server from a browser."),
     Setting("OFFLINE", "0", "1 turns off every live network fetch (feeds); tests and CI set it."),
+    Setting("FEED_REFRESH_HOURS", "6", "How often `make run` refreshes the opportunity feeds in the background."),
     Setting("ALERTS_SMTP_HOST", "", "SMTP server for opportunity alert emails; empty means alerts run only with --dry-run."),
     Setting("ALERTS_SMTP_PORT", "25", "Port of the SMTP server for alert emails."),
     Setting("ALERTS_SMTP_USER", "", "SMTP login for alert emails; empty means no login."),
