@@ -66,10 +66,28 @@ def guard_against_silence(
     return guarded
 
 
+def _json_object(request: Any) -> Dict[Text, Any]:
+    """The request's JSON body if it is an object; a 400 (not Rasa's 500) for anything else."""
+    from sanic.exceptions import InvalidUsage
+
+    body = request.json
+    if not isinstance(body, dict):
+        raise InvalidUsage("The body must be a JSON object like {\"sender\": \"id\", \"message\": \"text\"}.")
+    return body
+
+
 class RestChannel(RestInput):
     @classmethod
     def name(cls) -> Text:
         return "rest"
+
+    async def _extract_sender(self, request: Any) -> Optional[Text]:
+        sender = _json_object(request).get("sender")
+        return None if sender is None else str(sender)
+
+    def _extract_message(self, request: Any) -> Optional[Text]:
+        message = _json_object(request).get("message")
+        return None if message is None else str(message)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         return super().blueprint(guard_against_silence(on_new_message))
