@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bot.opportunities.model import FEED_TIMEZONE, Contact, Opportunity
-from bot.opportunities.store import LIST_COLUMNS, reader_connection
+from bot.opportunities.store import LIST_COLUMNS, reader_connection, reader_state
 
 MAX_TOKENS = 16
 MAX_LIMIT = 100
@@ -108,7 +108,23 @@ def _junction(table: str, column: str, condition: str, window_sql: str, probe: b
     return f"o.id IN (SELECT opportunity_id FROM {table} WHERE ({condition}){window_sql})"
 
 
-def _filters(query: SearchQuery, now: dt.datetime, probe: bool = False) -> tuple[list[str], list]:
+def _mask(masks: dict | None, kind: str, values: Sequence[str]) -> int | None:
+    """The OR of the values' bits, or None when a value has no bit (or the store predates bits): then the
+    junction table answers. A value never seen has no rows, so it adds nothing."""
+    if masks is None:
+        return None
+    known = masks.get(kind, {})
+    total = 0
+    for value in values:
+        if value in known:
+            if known[value] is None:
+                return None
+            total |= known[value]
+    return total
+
+
+def _filters(query: SearchQuery, now: dt.datetime, probe: bool = False,
+             masks: dict | None = None) -> tuple[list[str], list]:
     where: list[str] = []
     params: list = []
     # The same closing window, repeated inside each junction subquery so it is an index range there too.
@@ -133,15 +149,25 @@ def _filters(query: SearchQuery, now: dt.datetime, probe: bool = False) -> tuple
         where.append("o.closing_ts <= ?")
         params.append(_ts(query.closing_before))
     categories = sorted({c.strip().lower() for c in query.categories if c and c.strip()})
-    if categories:
+    category_mask = _mask(masks, "category", categories)
+    if categories and category_mask is not None:
+        where.append("(o.category_bits & ?) != 0")
+        params.append(category_mask)
+    elif categories:
         condition = f"category IN ({', '.join('?' for _ in categories)})"
         where.append(_junction("opportunity_categories", "category", condition, window_sql, probe))
         params.extend(categories + ([] if probe else window))
     regions = {r.strip().lower() for r in query.regions if r and r.strip()}
+    region_mask = None
     if regions:
         if query.include_national:
             regions.add("canada")
         regions_sorted = sorted(regions)
+        region_mask = _mask(masks, "region", regions_sorted)
+    if regions and region_mask is not None:
+        where.append("(o.region_bits & ?) != 0")
+        params.append(region_mask)
+    elif regions:
         condition = f"region IN ({', '.join('?' for _ in regions_sorted)})"
         where.append(_junction("opportunity_regions", "region", condition, window_sql, probe))
         params.extend(regions_sorted + ([] if probe else window))
@@ -177,14 +203,14 @@ def search(query: SearchQuery, now: dt.datetime, db_path: Path | str | None = No
 
     Order: notices with the words in their title first, then by bm25 relevance, then soonest closing.
     """
-    conn = reader_connection(Path(db_path) if db_path else None)
+    conn, masks = reader_state(Path(db_path) if db_path else None)
     if conn is None:
         return SearchResult(total=0, available=False)
     limit = max(0, min(int(query.limit), MAX_LIMIT))
     offset = max(0, int(query.offset))
     tokens = tokenize(query.text)
     buyer = _buyer_expression(query.buyer)
-    where, params = _filters(query, now, probe=bool(tokens or buyer))
+    where, params = _filters(query, now, probe=bool(tokens or buyer), masks=masks)
     try:
         if not tokens:
             total, ids = _by_closing(conn, buyer, where, params, limit, offset)

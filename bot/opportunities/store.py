@@ -29,7 +29,12 @@ from bot import settings
 from bot.opportunities.model import Opportunity, RowError
 
 DB_FILENAME = "opportunities.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Region and category filters are bit tests on the slim `listings` row (one bit per distinct value, assigned on
+# first sight and listed in `filter_bits`); the junction tables stay complete and serve values past the last bit.
+FILTER_KINDS = {"region": ("opportunity_regions", "region", "region_bits"),
+                "category": ("opportunity_categories", "category", "category_bits")}
+MAX_FILTER_BITS = 62  # bits 0..61: masks stay positive 64-bit integers
 FTS_COLUMNS = ("title_en", "title_fr", "description_en", "description_fr", "buyer", "category_text")
 LIST_COLUMNS = (
     "category", "unspsc", "unspsc_descriptions", "gsin", "gsin_descriptions", "regions", "trade_agreements",
@@ -77,9 +82,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         # kilobytes wide, so reaching them once per full-text match costs a page read each.
         db.execute(
             "CREATE TABLE listings (id INTEGER PRIMARY KEY, closing_ts INTEGER, buyer_type TEXT, source TEXT, "
-            "min_value REAL, max_value REAL)"
+            "min_value REAL, max_value REAL, region_bits INTEGER NOT NULL DEFAULT 0, "
+            "category_bits INTEGER NOT NULL DEFAULT 0)"
         )
-        db.execute("CREATE INDEX idx_listings_open ON listings (closing_ts, buyer_type, source, min_value, max_value)")
+        _create_listings_index(db)
+        db.execute(_FILTER_BITS_SQL)
         # Junction tables carry closing_ts so "in Ontario and still open" is one index range.
         for table, value in (("opportunity_regions", "region"), ("opportunity_categories", "category"),
                              ("opportunity_unspsc", "code")):
@@ -129,6 +136,76 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     if "meta" not in db.table_names():
         db["meta"].create({"key": str, "value": str}, pk="key")
         db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+    _upgrade(db)
+
+
+_FILTER_BITS_SQL = (
+    "CREATE TABLE IF NOT EXISTS filter_bits (kind TEXT NOT NULL, value TEXT NOT NULL, mask INTEGER, "
+    "PRIMARY KEY (kind, value)) WITHOUT ROWID"
+)
+
+
+def _create_listings_index(db: sqlite_utils.Database) -> None:
+    # One covering index, in search order (closing, then id), holding every filtered column: a filter-only
+    # search is a single index range read in the order it returns, and stops at its LIMIT.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_listings_closing ON listings "
+        "(closing_ts, id, region_bits, category_bits, buyer_type, source, min_value, max_value)"
+    )
+
+
+def _upgrade(db: sqlite_utils.Database) -> None:
+    """Bring a store written by an older version to this layout, in place (runs on the writer's copy)."""
+    conn = db.conn
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row and str(row[0]).isdigit() else 0
+    if version >= SCHEMA_VERSION:
+        return
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(listings)")}
+    for column in ("region_bits", "category_bits"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE listings ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+    conn.execute(_FILTER_BITS_SQL)
+    conn.execute("DROP INDEX IF EXISTS idx_listings_open")
+    conn.execute("DELETE FROM filter_bits")
+    for kind, (table, value, bits_column) in FILTER_KINDS.items():
+        # The most common values get the bits.
+        values = [r[0] for r in conn.execute(f"SELECT [{value}] FROM [{table}] GROUP BY 1 ORDER BY count(*) DESC, 1")]
+        conn.executemany(
+            "INSERT INTO filter_bits (kind, value, mask) VALUES (?, ?, ?)",
+            [(kind, v, (1 << n) if n < MAX_FILTER_BITS else None) for n, v in enumerate(values)],
+        )
+        # Each (value, notice) pair is stored once, so the sum of distinct bits is their OR.
+        conn.execute(
+            f"UPDATE listings SET {bits_column} = coalesce((SELECT sum(b.mask) FROM [{table}] j "
+            f"JOIN filter_bits b ON b.kind = ? AND b.value = j.[{value}] WHERE j.opportunity_id = listings.id), 0)",
+            (kind,),
+        )
+    _create_listings_index(db)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+class _FilterBits:
+    """The writer's value -> bit map, extended as new values arrive."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.masks: dict[str, dict[str, int | None]] = {kind: {} for kind in FILTER_KINDS}
+        for kind, value, mask in conn.execute("SELECT kind, value, mask FROM filter_bits"):
+            if kind in self.masks:
+                self.masks[kind][value] = mask
+
+    def mask(self, kind: str, values: Iterable[str]) -> int:
+        known = self.masks[kind]
+        total = 0
+        for value in values:
+            if value not in known:
+                used = sum(1 for m in known.values() if m is not None)
+                known[value] = (1 << used) if used < MAX_FILTER_BITS else None
+                self.conn.execute("INSERT OR IGNORE INTO filter_bits (kind, value, mask) VALUES (?, ?, ?)",
+                                  (kind, value, known[value]))
+            total |= known[value] or 0
+        return total
 
 
 # ---- writing -----------------------------------------------------------------------------------------
@@ -254,6 +331,7 @@ def load(
     # Incremental merging of FTS segments on every insert is most of a big load's cost; merge once at the end.
     conn.execute("INSERT INTO opportunities_fts(opportunities_fts, rank) VALUES ('automerge', 0)")
     conn.execute("BEGIN")
+    bits = _FilterBits(conn)
     # Parsing (Python, holds the GIL) and writing (SQLite and FTS5 in C, releases it) overlap: this thread
     # parses and a writer thread stores. The bounded queue keeps memory flat whatever the feed's size.
     batches: queue.Queue = queue.Queue(maxsize=4)
@@ -267,7 +345,7 @@ def load(
             if failure:
                 continue  # drain so the parser never blocks on a dead writer
             try:
-                _write_batch(conn, batch, report, stamp)
+                _write_batch(conn, batch, report, stamp, bits)
             except BaseException as exc:  # re-raised in the calling thread
                 failure.append(exc)
 
@@ -313,7 +391,8 @@ def load(
 
 
 def _write_batch(
-    conn: sqlite3.Connection, batch: list[tuple[Opportunity, dict]], report: LoadReport, stamp: str
+    conn: sqlite3.Connection, batch: list[tuple[Opportunity, dict]], report: LoadReport, stamp: str,
+    bits: _FilterBits,
 ) -> None:
     refs = list({opp.reference for opp, _ in batch})
     existing: dict[str, tuple] = {}
@@ -356,18 +435,21 @@ def _write_batch(
         existing[opp.reference] = (opportunity_id, row["content_hash"], row["amendment_number"],
                                    row["closing"], row["title_en"])
         closing_ts = row["closing_ts"]
+        regions = [region.lower() for region in opp.regions]
+        categories = [category.lower() for category in opp.category]
         conn.execute(
-            "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"], row["max_value"]),
+            "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value, "
+            "region_bits, category_bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"], row["max_value"],
+             bits.mask("region", regions), bits.mask("category", categories)),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO opportunity_regions (region, closing_ts, opportunity_id) VALUES (?, ?, ?)",
-            [(region.lower(), closing_ts, opportunity_id) for region in opp.regions],
+            [(region, closing_ts, opportunity_id) for region in regions],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO opportunity_categories (category, closing_ts, opportunity_id) VALUES (?, ?, ?)",
-            [(category.lower(), closing_ts, opportunity_id) for category in opp.category],
+            [(category, closing_ts, opportunity_id) for category in categories],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO opportunity_unspsc (code, closing_ts, opportunity_id) VALUES (?, ?, ?)",
@@ -434,6 +516,8 @@ class _Reader:
         self.path = path
         self.conn: sqlite3.Connection | None = None
         self.identity: tuple | None = None
+        # kind -> {value: mask or None}; None when the file predates filter bits (until its next refresh).
+        self.filter_masks: dict[str, dict[str, int | None]] | None = None
 
     def connection(self) -> sqlite3.Connection | None:
         try:
@@ -449,6 +533,7 @@ class _Reader:
             self.conn.execute("PRAGMA cache_size=-65536")
             self.conn.execute("PRAGMA mmap_size=1073741824")
             self.identity = identity
+            self.filter_masks = _read_filter_masks(self.conn)
         return self.conn
 
     def close(self) -> None:
@@ -456,13 +541,27 @@ class _Reader:
             self.conn.close()
         self.conn = None
         self.identity = None
+        self.filter_masks = None
+
+
+def _read_filter_masks(conn: sqlite3.Connection) -> dict[str, dict[str, int | None]] | None:
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if not version or not str(version[0]).isdigit() or int(version[0]) < 2:
+            return None
+        masks: dict[str, dict[str, int | None]] = {kind: {} for kind in FILTER_KINDS}
+        for kind, value, mask in conn.execute("SELECT kind, value, mask FROM filter_bits"):
+            if kind in masks:
+                masks[kind][value] = mask
+        return masks
+    except sqlite3.Error:
+        return None
 
 
 _readers = threading.local()
 
 
-def reader_connection(db_path: Path | None = None) -> sqlite3.Connection | None:
-    """This thread's read-only connection to the live store, reopened after a swap; None if there is no store."""
+def _reader(db_path: Path | None) -> _Reader:
     path = Path(db_path or default_db_path()).resolve()
     cache = getattr(_readers, "by_path", None)
     if cache is None:
@@ -470,4 +569,17 @@ def reader_connection(db_path: Path | None = None) -> sqlite3.Connection | None:
     reader = cache.get(path)
     if reader is None:
         reader = cache[path] = _Reader(path)
-    return reader.connection()
+    return reader
+
+
+def reader_connection(db_path: Path | None = None) -> sqlite3.Connection | None:
+    """This thread's read-only connection to the live store, reopened after a swap; None if there is no store."""
+    return _reader(db_path).connection()
+
+
+def reader_state(db_path: Path | None = None) -> tuple[sqlite3.Connection | None, dict | None]:
+    """reader_connection() and that file's filter bit masks (kind -> {value: mask or None}; None for an
+    older layout, which search serves from the junction tables until the next refresh upgrades it)."""
+    reader = _reader(db_path)
+    conn = reader.connection()
+    return conn, reader.filter_masks if conn is not None else None
