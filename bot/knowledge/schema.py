@@ -172,6 +172,16 @@ TABLE_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("unspsc_prefixes", "text_list", min_items=1),
         *PROVENANCE,
     ),
+    "vor_readiness": (
+        Field("id", "id"),
+        Field("requirement", "text"),
+        Field("kind", "enum", choices=("route", "blocking", "preparable")),
+        Field("applies", "enum", choices=("always", "if_relevant")),
+        Field("summary", "text"),
+        Field("next_step", "text"),
+        Field("url", "url", required=False),
+        *PROVENANCE,
+    ),
     "glossary": (
         Field("term", "text"),
         Field("expansion", "text", required=False),
@@ -194,6 +204,7 @@ TABLE_FILES: dict[str, str] = {
     "business_size": "tables/business_size.yml",
     "glossary": "tables/glossary.yml",
     "search_categories": "tables/search_categories.yml",
+    "vor_readiness": "tables/vor_readiness.yml",
 }
 
 

@@ -37,6 +37,19 @@ def topic_training_data(knowledge_dir: Path) -> dict[str, list[str]]:
     return training_examples(knowledge.topics)
 
 
+def interruption_rules(intents: list[str], forms: list[str]) -> list[dict[str, Any]]:
+    """For every form and topic: a question asked mid-form is answered, then the form resumes where it was."""
+    return [
+        {
+            "rule": f"answer {intent} during {form}",
+            "condition": [{"active_loop": form}],
+            "steps": [{"intent": intent}, {"action": ANSWER_ACTION}, {"action": form}, {"active_loop": form}],
+        }
+        for form in forms
+        for intent in intents
+    ]
+
+
 class KnowledgeImporter(TrainingDataImporter):
     """Adds the knowledge topics' intents, examples and answer rules to the files Rasa reads itself."""
 
@@ -49,6 +62,7 @@ class KnowledgeImporter(TrainingDataImporter):
         **kwargs: Any,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir) if knowledge_dir else settings.path("KNOWLEDGE_DIR")
+        self.domain_path = domain_path
 
     @cached_property
     def _training(self) -> dict[str, list[str]]:
@@ -57,11 +71,19 @@ class KnowledgeImporter(TrainingDataImporter):
     def get_domain(self) -> Domain:
         return Domain.from_dict({"intents": sorted(self._training)})
 
+    @cached_property
+    def _form_names(self) -> list[str]:
+        from bot.domain import DOMAIN_DIR, load_domain
+
+        directory = Path(self.domain_path) if self.domain_path and Path(self.domain_path).is_dir() else DOMAIN_DIR
+        return sorted(load_domain(directory).get("forms") or {})
+
     def get_stories(self, exclusion_percentage: Optional[int] = None) -> StoryGraph:
         rules = [
             {"rule": f"answer {intent}", "steps": [{"intent": intent}, {"action": ANSWER_ACTION}]}
             for intent in sorted(self._training)
         ]
+        rules += interruption_rules(sorted(self._training), self._form_names)
         if not rules:
             return StoryGraph([])
         import yaml

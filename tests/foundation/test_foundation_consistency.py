@@ -68,9 +68,15 @@ def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain(do
     )
 
 
+def _form_questions(domain) -> set[str]:
+    """utter_ask_<slot> for every slot a form asks: Rasa sends these itself."""
+    return {f"utter_ask_{slot}" for form in (domain.get("forms") or {}).values()
+            for slot in (form or {}).get("required_slots", [])}
+
+
 def test_every_response_used_exists_and_every_response_is_used(domain):
     defined = set(domain["responses"])
-    used_in_code = _responses_named_in_code()
+    used_in_code = _responses_named_in_code() | _form_questions(domain)
     used_in_data = {s["action"] for s in _steps("action") if s["action"].startswith("utter_")}
     missing = (used_in_code | used_in_data) - defined
     assert not missing, f"responses used but not in domain/: {missing}"
@@ -79,7 +85,7 @@ def test_every_response_used_exists_and_every_response_is_used(domain):
 
 
 def test_every_action_in_training_data_exists(domain):
-    known = set(domain["actions"]) | set(domain["responses"]) | {"action_listen", "action_restart",
+    known = set(domain["actions"]) | set(domain["responses"]) | set(domain["forms"]) | {"action_listen", "action_restart",
                                                                   "action_default_fallback", "action_deactivate_loop"}
     used = {s["action"] for s in _steps("action")}
     assert used <= known, f"unknown actions in data/: {used - known}"

@@ -225,6 +225,15 @@ preferences:
     unspsc_prefixes: ["43"]
 {_PROVENANCE}
 """,
+    "tables/vor_readiness.yml": f"""vor_readiness:
+  - id: otp-registered
+    requirement: Registered on the Ontario Tenders Portal
+    kind: preparable
+    applies: always
+    summary: VOR requests for bids are posted there.
+    next_step: Register on the portal.
+{_PROVENANCE}
+""",
 }
 
 

@@ -35,7 +35,7 @@ def test_validate_ok_prints_one_summary_line(main: Main, knowledge_dir: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_args("validate", knowledge_dir)) == 0
     out = capsys.readouterr().out
-    assert out.splitlines() == ["knowledge OK: 3 topics, 25 questions, 12 tables (15 rows)"]
+    assert out.splitlines() == ["knowledge OK: 3 topics, 25 questions, 13 tables (16 rows)"]
 
 
 def test_validate_prints_each_problem_and_exits_1(main: Main, knowledge_dir: Path, tmp_path: Path,
@@ -124,7 +124,7 @@ def test_status_flags_overdue_entries(main: Main, knowledge_dir: Path, capsys: p
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ENTRY", "LAST", "REVIEWED", "EVERY", "DUE", "STATUS"]
     assert lines[1].split() == ["topic:vor-types", "2025-01-01", "180d", "2025-06-30", "OVERDUE"]  # most urgent first
-    assert lines[-1] == "1 overdue, 0 due soon, 17 current (today 2026-11-26)"
+    assert lines[-1] == "1 overdue, 0 due soon, 18 current (today 2026-11-26)"
 
     assert main(_args("status", knowledge_dir, "--overdue-only")) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3  # header, the overdue entry, the totals

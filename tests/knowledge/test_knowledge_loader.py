@@ -84,4 +84,4 @@ def test_content_fingerprint_tracks_every_knowledge_file(knowledge_dir: Path) ->
     assert content_fingerprint(knowledge_dir) == before
     replace_in(knowledge_dir / "tables" / "glossary.yml", "Request for Proposal", "Request For Proposal")
     assert content_fingerprint(knowledge_dir) != before
-    assert len(knowledge_files(knowledge_dir)) == 13
+    assert len(knowledge_files(knowledge_dir)) == 14

@@ -1,0 +1,49 @@
+"""Glue shared by the guided flows: counting invalid answers and re-prompting, stopping and starting over."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+INVALID_COUNT_SLOT = "flow_invalid_count"
+# After this many invalid answers in a row the flow offers a person (the issue's "after three invalid answers").
+INVALID_ANSWERS_BEFORE_OFFER = 3
+
+
+def invalid_answer(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, response: str,
+                   **values: Any) -> dict[str, Any]:
+    """Re-prompt with `response`; on the third invalid answer in a row also offer a person. Returns slot values."""
+    count = int(tracker.get_slot(INVALID_COUNT_SLOT) or 0) + 1
+    dispatcher.utter_message(response=response, **values)
+    if count >= INVALID_ANSWERS_BEFORE_OFFER:
+        dispatcher.utter_message(response="utter_flow_offer_person")
+        count = 0
+    return {slot: None, INVALID_COUNT_SLOT: float(count)}
+
+
+def valid_answer(slot: str, value: Any) -> dict[str, Any]:
+    """The slot value, with the invalid-answer count reset."""
+    return {slot: value, INVALID_COUNT_SLOT: 0.0}
+
+
+def latest_entity_values(tracker: Tracker, entity: str) -> list[Any]:
+    """Values of `entity` in the latest user message, in order."""
+    return [e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == entity]
+
+
+def reset_events(slots: list[str]) -> list[dict[str, Any]]:
+    """Clear a flow's slots (for "start over")."""
+    return [SlotSet(name, None) for name in slots] + [SlotSet(INVALID_COUNT_SLOT, 0.0)]
+
+
+def gave_other_facts(tracker: Tracker, entities: tuple[str, ...]) -> bool:
+    """True when the latest message carried one of the flow's entities: the free text was an answer to
+    another question (a correction such as "actually it's 90k"), not a bad answer to this one."""
+    return any(e.get("entity") in entities for e in tracker.latest_message.get("entities") or [])
+
+
+def response_text(domain: dict[str, Any], name: str) -> str:
+    """The text of a domain response that is filled into another response rather than sent on its own."""
+    return ((domain.get("responses") or {}).get(name) or [{}])[0].get("text", "")
