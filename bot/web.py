@@ -113,6 +113,23 @@ class WebHandler(SimpleHTTPRequestHandler):
         if path == "/api/flows":
             self._send_json(flows())
             return
+        if path == "/calendar/bid-readiness.ics":  # the bid readiness flow's calendar file, built from the link
+            from urllib.parse import parse_qsl
+
+            from bot.procurement.bid_readiness import ics_from_query
+
+            calendar = ics_from_query(dict(parse_qsl(self.path.partition("?")[2])))
+            if calendar is None:
+                self.send_error(400, "Not a calendar link")
+                return
+            self.send_response(200)
+            body = calendar.encode("utf-8")
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Disposition", 'attachment; filename="bid-readiness.ics"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path.split("?", 1)[0] == "/config.js":
             rasa_url = settings.get("PUBLIC_RASA_URL") or f"http://{settings.get('HOST')}:{settings.get('RASA_PORT')}"
             body = f"window.NAVIGATOR_CONFIG = {json.dumps({'rasaUrl': rasa_url})};\n".encode()
