@@ -47,7 +47,8 @@ fi
 
 echo "Setting up $VENV with $python ($("$python" --version 2>&1)) ..."
 start=$(date +%s)
-[ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+# A fresh environment every time the lock changes: no stale packages, and an interrupted install is redone.
+"$python" -m venv --clear "$VENV"
 log=$(mktemp)
 if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip==24.0 &&
        "$VENV/bin/python" -m pip install --disable-pip-version-check -r requirements.lock; } >"$log" 2>&1; then
