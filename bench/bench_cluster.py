@@ -31,16 +31,11 @@ import requests
 
 from bot import settings
 from bot.cluster import Cluster, free_ports
+from bench.bench_serving import percentile
 from bot.services import ensure_knowledge, ensure_model
 
 MESSAGES = ["hi", "what is a vendor of record arrangement", "/topic_invoicing",
             "how do i get a debriefing after losing a bid", "/topic_business_number", "thanks"]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 @dataclass

@@ -53,6 +53,7 @@ import requests
 
 from bot import settings
 from bot.cluster import free_ports
+from bench.bench_serving import percentile
 from bot.services import Stack, api_token, ensure_knowledge, ensure_model
 
 HOST = "127.0.0.1"
@@ -76,12 +77,6 @@ BASELINE = [
 
 
 # ---------------------------------------------------------------- measurements
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 @dataclass
