@@ -32,6 +32,7 @@ VENDOR_FILES: dict[str, tuple[str, str]] = {
 _CROSS_ORIGIN_PREFIXES = ("/widget/", "/translations/", "/vendor/", "/config.js", "/api/")
 _FLOW_NAME_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 ALERTS_UNSUBSCRIBE_PATH = "/alerts/unsubscribe"  # the link in alert emails (bot/alerts/unsubscribe.py)
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -172,7 +173,8 @@ class WebHandler(SimpleHTTPRequestHandler):
         self._send_bytes(page.html.encode("utf-8"), "text/html; charset=utf-8", page.status, "no-store")
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature
-        logger.info("%s %s", self.address_string(), format % args)
+        # An unsubscribe token in a log would let anyone who reads the log stop someone's alerts.
+        logger.info("%s %s", self.address_string(), _TOKEN_IN_URL.sub(r"\1…", format % args))
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:

@@ -143,3 +143,12 @@ def test_a_configured_public_link_is_used_in_the_email_and_the_chat(data_dir, tm
     body = message_from_bytes(next(outbox.glob("*.eml")).read_bytes(), policy=policy.default).get_content()
     assert f"https://navigator.example.ca/alerts/unsubscribe?token={token}" in body
     assert link_prefix() == "https://navigator.example.ca/alerts/unsubscribe?token="
+
+
+def test_the_token_never_reaches_the_web_server_log(web, data_dir, caplog):
+    token = _subscribe()
+    with caplog.at_level("INFO", logger="bot.web"):
+        requests.get(f"{web}/alerts/unsubscribe?token={token}", timeout=10)
+        requests.post(f"{web}/alerts/unsubscribe?token={token}", timeout=10)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/alerts/unsubscribe?token=" in logged and token not in logged
