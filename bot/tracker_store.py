@@ -63,4 +63,8 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
     @staticmethod
     def _raise_for_turn(what: str, error: Exception) -> None:
         if _IN_GUARDED_TURN.get():
-            raise ConversationStoreUnavailable(f"could not {what} the conversation: {error}") from error
+            # SQLAlchemy's message carries the statement's parameters (the founder's words): name the cause only.
+            cause = getattr(error, "orig", None) or error
+            raise ConversationStoreUnavailable(
+                f"could not {what} the conversation ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})"
+            ) from error

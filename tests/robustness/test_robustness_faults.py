@@ -360,8 +360,9 @@ def test_outside_a_turn_the_store_fails_as_rasas_does(tmp_path):
             with guarded_turn():
                 return await fail_safe.retrieve("someone")
 
-        with pytest.raises(ConversationStoreUnavailable, match="could not read the conversation"):
+        with pytest.raises(ConversationStoreUnavailable) as raised:
             asyncio.run(in_a_turn())
+    assert str(raised.value) == "could not read the conversation (OperationalError: database is locked)"
 
 
 # ---------------------------------------------------------------- the whole run command restarted
