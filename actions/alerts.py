@@ -12,8 +12,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import clock, settings
+from bot import clock
 from bot.alerts import store
+from bot.alerts.unsubscribe import link_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,8 @@ class ActionSubscribeAlerts(Action):
             logger.error("could not save an alert subscription")
             dispatcher.utter_message(response="utter_alert_failed")
             return []
-        url = settings.get("ALERTS_UNSUBSCRIBE_URL")
         dispatcher.utter_message(response="utter_alert_subscribed", filters=saved.get("filters") or "your search",
-                                 token=token, link_text=f" Link: {url}{token}" if url else "")
+                                 token=token, link=f"{link_prefix()}{token}")
         return [SlotSet("alert_consent", None)]
 
 

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.flow_common import response_text
 from bot import clock
 from bot.opportunities import conversation as conv
 from bot.opportunities.search import SearchResult, buyer_names, get_notice, search
@@ -92,7 +93,8 @@ class ActionExplainNotice(Action):
         if opp is None:
             dispatcher.utter_message(response="utter_notice_not_found")
             return []
-        values = conv.explain_values(opp, clock.now())
+        values = conv.explain_values(opp, clock.now(),
+                                     no_description=response_text(domain, "utter_notice_no_description"))
         dispatcher.utter_message(response="utter_notice_explained", **values)
         dispatcher.utter_message(response="utter_notice_trade_agreements" if values["agreements"]
                                  else "utter_notice_no_trade_agreements", **values)
@@ -104,8 +106,7 @@ class ActionExplainNotice(Action):
             dispatcher.utter_message(response="utter_notice_amended", amendment=opp.amendment_number)
         if BID_READINESS_INTENT in (domain.get("intents") or []):
             # The guided flow is optional: offer it only when this assistant has it.
-            dispatcher.utter_message(response="utter_offer_bid_readiness",
-                                     buttons=[{"title": "Check my bid readiness", "payload": f"/{BID_READINESS_INTENT}"}])
+            dispatcher.utter_message(response="utter_offer_bid_readiness")
         else:
             dispatcher.utter_message(response="utter_offer_person_after_notice")
         return []

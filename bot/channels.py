@@ -1,7 +1,9 @@
 """Rasa's REST and socket.io channels, guarded so that a founder never meets silence.
 
 When a message produces no bot reply at all — typically because the action server is down, or an action
-failed — the guard sends the domain's `utter_service_unavailable` line instead. The channels keep
+failed — the guard sends the domain's `utter_service_unavailable` line instead. When the conversation cannot be
+read or saved (bot.tracker_store), the turn is dropped and the founder gets `utter_conversation_not_saved`
+instead of a reply from a blank or unsaved conversation. The channels keep
 Rasa's names ("rest", "socketio"), so their URLs stay /webhooks/rest/webhook and /socket.io.
 """
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, Sanic
 
+from bot.tracker_store import ConversationStoreUnavailable, guarded_turn
+
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+NOT_SAVED_RESPONSE = "utter_conversation_not_saved"
 
 
 class _CountingOutput(OutputChannel):
@@ -35,20 +40,44 @@ class _CountingOutput(OutputChannel):
         await self.inner.send_response(recipient_id, message)
 
 
-def _unavailable_message() -> Optional[Dict[Text, Any]]:
+def _unavailable_message(response: Text = UNAVAILABLE_RESPONSE) -> Optional[Dict[Text, Any]]:
     """The domain's apology line, read from the loaded model so that its text lives in domain/."""
     for app in list(Sanic._app_registry.values()):
         agent = getattr(app.ctx, "agent", None)
         domain = getattr(agent, "domain", None)
-        if domain and domain.responses.get(UNAVAILABLE_RESPONSE):
-            variant = domain.responses[UNAVAILABLE_RESPONSE][0]
+        if domain and domain.responses.get(response):
+            variant = domain.responses[response][0]
             return {key: variant[key] for key in ("text", "buttons") if variant.get(key)}
     return None
+
+
+def _guard_conversation_store(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]]
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """Drops a turn whose conversation could not be read or saved, and tells the founder so."""
+
+    async def guarded(message: UserMessage) -> None:
+        try:
+            with guarded_turn():
+                await on_new_message(message)
+        except ConversationStoreUnavailable as error:
+            logger.error("%s; the turn was dropped and the founder asked to send it again", error)
+            channel = message.output_channel
+            collected = getattr(channel, "inner", channel)
+            if isinstance(collected, CollectingOutputChannel):
+                collected.messages.clear()  # replies of a turn that was not saved would be forgotten next time
+            reply = _unavailable_message(NOT_SAVED_RESPONSE)
+            if reply is not None:
+                await channel.send_response(message.sender_id, reply)
+
+    return guarded
 
 
 def guard_against_silence(
     on_new_message: Callable[[UserMessage], Awaitable[Any]]
 ) -> Callable[[UserMessage], Awaitable[Any]]:
+    on_new_message = _guard_conversation_store(on_new_message)
+
     async def guarded(message: UserMessage) -> None:
         counter = _CountingOutput(message.output_channel)
         message.output_channel = counter

@@ -41,7 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERTS_SMTP_PASSWORD", "", "SMTP password for alert emails."),
     Setting("ALERTS_SMTP_STARTTLS", "0", "1 upgrades the SMTP connection with STARTTLS."),
     Setting("ALERTS_FROM", "Supplier Navigator <alerts@localhost>", "From address of alert emails."),
-    Setting("ALERTS_UNSUBSCRIBE_URL", "", "Unsubscribe link prefix in alert emails (the code is appended); empty means none."),
+    Setting("ALERTS_UNSUBSCRIBE_URL", "",
+            "Unsubscribe link prefix in alert emails (the code is appended); empty means "
+            "http://HOST:WEB_PORT/alerts/unsubscribe?token=."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

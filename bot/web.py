@@ -1,7 +1,8 @@
 """The small web server for the widget page (web/): static files plus /config.js with the Rasa URL.
 
 Also: GET /api/topics and /api/flows (what the officers' link builder offers), and a whitelist of front-end
-files installed from the npm registry under /vendor/ (never the whole node_modules).
+files installed from the npm registry under /vendor/ (never the whole node_modules), and the alert emails'
+unsubscribe page /alerts/unsubscribe (GET asks, POST stops the alerts).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ VENDOR_FILES: dict[str, tuple[str, str]] = {
 # Files another site may load when it embeds the widget with one <script> tag.
 _CROSS_ORIGIN_PREFIXES = ("/widget/", "/translations/", "/vendor/", "/config.js", "/api/")
 _FLOW_NAME_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+ALERTS_UNSUBSCRIBE_PATH = "/alerts/unsubscribe"  # the link in alert emails (bot/alerts/unsubscribe.py)
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,6 +133,9 @@ class WebHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if path == ALERTS_UNSUBSCRIBE_PATH:
+            self._send_unsubscribe_page("GET")
+            return
         if self.path.split("?", 1)[0] == "/config.js":
             rasa_url = settings.get("PUBLIC_RASA_URL") or f"http://{settings.get('HOST')}:{settings.get('RASA_PORT')}"
             body = f"window.NAVIGATOR_CONFIG = {json.dumps({'rasaUrl': rasa_url})};\n".encode()
@@ -142,8 +148,33 @@ class WebHandler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        if self.path.split("?", 1)[0] == ALERTS_UNSUBSCRIBE_PATH:
+            self._send_unsubscribe_page("POST")
+            return
+        self.send_error(405, "Only the unsubscribe page accepts a POST")
+
+    def _send_unsubscribe_page(self, method: str) -> None:
+        """The alert emails' unsubscribe link (bot.alerts.unsubscribe): GET asks, POST stops the alerts."""
+        from bot.alerts import unsubscribe
+
+        query = self.path.partition("?")[2]
+        if method == "GET":
+            page = unsubscribe.confirm_page(query)
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= unsubscribe.MAX_FORM_BYTES:
+                self.send_error(413 if length > 0 else 400, "The form is too large or malformed")
+                return
+            page = unsubscribe.unsubscribe(query, self.rfile.read(length))
+        self._send_bytes(page.html.encode("utf-8"), "text/html; charset=utf-8", page.status, "no-store")
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature
-        logger.info("%s %s", self.address_string(), format % args)
+        # An unsubscribe token in a log would let anyone who reads the log stop someone's alerts.
+        logger.info("%s %s", self.address_string(), _TOKEN_IN_URL.sub(r"\1…", format % args))
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:

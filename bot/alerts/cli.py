@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot import settings
 from bot.alerts import digest
+from bot.alerts.unsubscribe import link_prefix
 
 
 def register(subparsers) -> None:
@@ -29,7 +30,7 @@ def _now() -> dt.datetime:
 
 def run_alerts(args: argparse.Namespace) -> int:
     sender = settings.get("ALERTS_FROM")
-    unsubscribe_url = settings.get("ALERTS_UNSUBSCRIBE_URL")
+    unsubscribe_url = link_prefix()
     if args.dry_run:
         send = digest.file_sender(args.dry_run)
         where = f"files in {args.dry_run}"

@@ -16,13 +16,13 @@ from string import Template
 from typing import Callable
 
 from bot.alerts import store
+from bot.alerts.unsubscribe import link_prefix
 from bot.opportunities.conversation import notice_ref, query_from_dict, result_values
 from bot.opportunities.model import Opportunity
 from bot.opportunities.search import MAX_LIMIT, search
 
 TEMPLATES = Path(__file__).parent
 MAX_ITEMS = 25  # per digest; the rest come next time
-SUBJECT = "New opportunities for your saved search"
 AMENDED_FLAG = "[AMENDED] "
 
 
@@ -80,29 +80,34 @@ def pending(subscription: store.Subscription, now: dt.datetime, opportunities_db
     return found
 
 
+def subject() -> str:
+    """The digest's subject line, from digest_subject.txt."""
+    return (TEMPLATES / "digest_subject.txt").read_text(encoding="utf-8").strip()
+
+
 def render(subscription: store.Subscription, items: list[tuple[Opportunity, bool]], now: dt.datetime,
            unsubscribe_url: str = "") -> str:
+    """The digest's text; `unsubscribe_url` is the link prefix (default: bot.alerts.unsubscribe.link_prefix())."""
     item_template = Template((TEMPLATES / "digest_item.txt").read_text(encoding="utf-8"))
     lines = []
     for number, (opp, amended) in enumerate(items, start=1):
         values = result_values(opp, now, number)
         values["link"] = values["link"] or f"reference {values['reference']}"
         lines.append(item_template.substitute(values, flag=AMENDED_FLAG if amended else ""))
-    link = f", or open {unsubscribe_url}{subscription.token}" if unsubscribe_url else ""
     return Template((TEMPLATES / "digest.txt").read_text(encoding="utf-8")).substitute(
         description=subscription.description or "your search", items="".join(lines), token=subscription.token,
-        unsubscribe_link=link)
+        unsubscribe_link=f"{unsubscribe_url or link_prefix()}{subscription.token}")
 
 
 def build_message(subscription: store.Subscription, body: str, sender: str, unsubscribe_url: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = SUBJECT
+    message["Subject"] = subject()
     message["From"] = sender
     message["To"] = subscription.email
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="supplier-navigator")
-    if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}{subscription.token}>"
+    message["List-Unsubscribe"] = f"<{unsubscribe_url or link_prefix()}{subscription.token}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the link accepts a POST
     message.set_content(body)
     return message
 

@@ -131,6 +131,18 @@ def subscriptions(db_path: Path | None = None) -> list[Subscription]:
             for r in rows]
 
 
+def find_subscription(token: str, db_path: Path | None = None) -> Subscription | None:
+    """The subscription with this unsubscribe token, or None; reads only."""
+    if not token or not shared_store.exists(SQLITE_FILE, alert_subscriptions, db_path=db_path):
+        return None
+    with shared_store.transaction(SQLITE_FILE, alert_subscriptions, alert_deliveries, db_path=db_path) as conn:
+        row = conn.execute(sa.select(alert_subscriptions)
+                           .where(alert_subscriptions.c.token == token.upper())).fetchone()
+    if row is None:
+        return None
+    return Subscription(row.id, row.token, row.email, json.loads(row.query), row.description or "", row.last_run_at)
+
+
 def delivered(subscription_id: int, db_path: Path | None = None) -> dict[str, str]:
     """notice → version of everything already sent to one subscription."""
     with shared_store.transaction(SQLITE_FILE, alert_subscriptions, alert_deliveries, db_path=db_path) as conn:

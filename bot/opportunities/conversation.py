@@ -404,8 +404,11 @@ def _short_agreement(name: str) -> str:
     return acronym.group(1).strip() if acronym else name
 
 
-def explain_values(opp: Opportunity, now: dt.datetime) -> dict[str, Any]:
-    """Variables of the explain-a-notice responses, plus which optional parts the notice mentions."""
+def explain_values(opp: Opportunity, now: dt.datetime, no_description: str = "") -> dict[str, Any]:
+    """Variables of the explain-a-notice responses, plus which optional parts the notice mentions.
+
+    `no_description` is what to say when the notice has none: the domain's utter_notice_no_description.
+    """
     what_items = list(dict.fromkeys(opp.unspsc_descriptions or opp.gsin_descriptions))[:3]
     description = _first_sentences(opp.description_en or opp.description_fr)
     text = " ".join([opp.title_en, opp.description_en, opp.description_fr])
@@ -415,7 +418,7 @@ def explain_values(opp: Opportunity, now: dt.datetime) -> dict[str, Any]:
         "buyer": opp.buyer or "buyer not stated",
         "category": ", ".join(opp.category) or "not stated",
         "what_items": "; ".join(what_items) or "see the description",
-        "description": description or "The notice has no description; open the notice for the documents.",
+        "description": description or no_description,
         "agreements": ", ".join(agreements),
         "agreement_count": len(agreements),
         "set_aside": _excerpt(_SET_ASIDE_RE, text),

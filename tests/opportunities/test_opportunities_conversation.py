@@ -119,3 +119,26 @@ def test_paging_values():
     assert conv.page_values(12, False, 5, 5) == {"first": 6, "last": 10, "total": "12"}
     assert conv.has_more(12, 5, 5) and not conv.has_more(12, 10, 2)
     assert conv.page_values(1000, True, 0, 5)["total"] == "1000+"
+
+
+def test_explaining_a_notice_takes_its_missing_description_line_and_offer_from_the_domain(
+        tmp_path, monkeypatch, tracker_factory, dispatcher, domain):
+    import dataclasses
+
+    from actions.opportunities import ActionExplainNotice
+    from bot.opportunities import store
+
+    db = build_open_store(tmp_path / "opportunities.db", NOW)
+    bare = dataclasses.replace(get_notice("canadabuys", "cb-900-00000003", db), reference="cb-900-bare",
+                               description_en="", description_fr="")
+    with store.open_writer(db) as writer:
+        store.load(writer, "canadabuys", [bare], NOW)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    tracker = tracker_factory(latest_message={"text": "/explain_notice", "intent": {"name": "explain_notice"},
+                                              "entities": [{"entity": "notice_ref", "value": "canadabuys:cb-900-bare"}]})
+    ActionExplainNotice().run(dispatcher, tracker, domain)
+    explained = next(m for m in dispatcher.messages if m["response"] == "utter_notice_explained")
+    assert explained["description"] == domain["responses"]["utter_notice_no_description"][0]["text"]
+    offer = dispatcher.messages[-1]
+    assert offer["response"] == "utter_offer_bid_readiness" and not offer["buttons"]  # the domain's buttons
+    assert domain["responses"]["utter_offer_bid_readiness"][0]["buttons"][0]["payload"] == "/start_bid_readiness"
