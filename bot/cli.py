@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bot.opportunities.cli",
     "bot.alerts.cli",
     "bot.cluster",
+    "bot.staff.auth",
 )
 
 

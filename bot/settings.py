@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERTS_SMTP_STARTTLS", "0", "1 upgrades the SMTP connection with STARTTLS."),
     Setting("ALERTS_FROM", "Supplier Navigator <alerts@localhost>", "From address of alert emails."),
     Setting("ALERTS_UNSUBSCRIBE_URL", "", "Unsubscribe link prefix in alert emails (the code is appended); empty means none."),
+    Setting("STAFF_PASSWORD", "",
+            "Password of the staff pages; empty means one is generated on first `make run`, printed once, stored hashed."),
+    Setting("STAFF_SESSION_MINUTES", "120", "How long a staff login lasts before the staff pages ask again."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
