@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.alerts.cli",
     "bot.cluster",
     "bot.staff.auth",
+    "bot.staff.cli",
 )
 
 

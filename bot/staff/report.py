@@ -30,7 +30,8 @@ import yaml
 
 from bot import settings
 from bot.staff import charts
-from bot.staff.tracker_events import Conversation, Event, conversations, sender_events, split_sessions
+from bot.staff.tracker_events import (Conversation, Event, conversations, display_text, sender_events,
+                                      split_sessions)
 
 HANDOFF_ACTION = "action_request_human"
 SEARCH_ACTION = "action_search_opportunities"
@@ -288,7 +289,7 @@ def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
                     report.zero_results.append({
                         "sender_id": conversation.sender_id,
                         "time": event.time.isoformat(timespec="seconds"),
-                        "filters": str(event.metadata.get("filters") or ""),
+                        "filters": display_text(str(event.metadata.get("filters") or "")),
                     })
             elif event.type_name == "action":
                 if event.action_name == HANDOFF_ACTION:
@@ -353,7 +354,7 @@ def transcript_html(tracker_url: str, sender_id: str) -> str:
                 detail = f' <span class="intent">({escape(event.intent_name)})</span>'
             elif event.type_name == "bot" and event.utter_action:
                 detail = f' <span class="response">({escape(event.utter_action)})</span>'
-            text = escape(event.text).replace("\n", "<br>")
+            text = escape(display_text(event.text)).replace("\n", "<br>")
             buttons = event.data.get("data", {}).get("buttons") if event.type_name == "bot" else None
             button_html = ""
             if buttons:

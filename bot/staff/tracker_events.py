@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,6 +21,17 @@ import sqlalchemy as sa
 from bot import settings
 
 UTC = dt.timezone.utc
+
+
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def display_text(text: str, limit: int | None = None) -> str:
+    """A message as staff pages show it: control and bidi-override characters dropped, optionally shortened."""
+    text = _HIDDEN.sub("", text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 class TrackerStoreError(Exception):
