@@ -368,7 +368,7 @@ class StaffApp:
         from bot.staff import report as report_module
 
         start, end, built = self._build_report(request)
-        query = urlencode({"from": start.isoformat(), "to": end.isoformat()})
+        query = esc(urlencode({"from": start.isoformat(), "to": end.isoformat()}))
         body = (date_range_form("/staff/report", start, end)
                 + f'<p class="actions"><a class="button button--secondary" href="/staff/report.csv?{query}">'
                   f'Download CSV</a> <a class="button button--secondary" href="/staff/report.json?{query}">'
@@ -510,7 +510,7 @@ class SourceFreshness:
     last_error: str | None
     listings: int
     origin: str
-    stale: bool             # never loaded, failing now, or not refreshed for two refresh periods
+    stale: bool             # never loaded from its feed, failing now, or not refreshed for two refresh periods
 
 
 def source_freshness(data_dir: Path, now: dt.datetime) -> list[SourceFreshness]:
@@ -532,7 +532,9 @@ def source_freshness(data_dir: Path, now: dt.datetime) -> list[SourceFreshness]:
         failing = bool(row.get("last_error_at")) and (row.get("last_error_at") or "") >= (success or "")
         origin = row.get("origin") or ""
         if row.get("snapshot"):
-            origin = f"bundled snapshot of {row.get('snapshot_date') or 'unknown date'}"
+            # Loading the copy bundled in the repo is no refresh: its listings are as old as the copy.
+            origin = f"bundled snapshot of {row.get('snapshot_date') or 'unknown date'}, loaded {success}"
+            success = None
         too_old = True
         if success:
             try:

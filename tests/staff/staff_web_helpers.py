@@ -104,15 +104,18 @@ class StaffServer:
         return re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)
 
 
-def start_staff_server(data_dir: Path, knowledge_dir: Path | None = None, session_minutes: float = 30):
-    """(StaffServer, stop function) for a fresh data directory with a newly reset password."""
+def start_staff_server(data_dir: Path, knowledge_dir: Path | None = None, session_minutes: float = 30,
+                       tracker_url: str | None = None):
+    """(StaffServer, stop function) for a fresh data directory with a newly reset password.
+
+    The tracker store is `tracker_url`, else an empty one in the data directory."""
     from bot.staff.auth import reset_password
     from bot.staff.pages import StaffApp
     from bot.web import make_server
 
     password = reset_password(data_dir)
     clock = PinnedClock()
-    app = StaffApp(data_dir, clock=clock, tracker_url=empty_tracker_store(data_dir / "tracker.db"),
+    app = StaffApp(data_dir, clock=clock, tracker_url=tracker_url or empty_tracker_store(data_dir / "tracker.db"),
                    knowledge_dir=knowledge_dir, session_minutes=session_minutes)
     server = make_server("127.0.0.1", 0, staff_app=app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
