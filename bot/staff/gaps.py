@@ -4,7 +4,8 @@ A gap message is a founder's typed message (not a button payload, not an answer 
 the NLU sent to `nlu_fallback`, classified below the FallbackClassifier threshold of config.yml, classified
 `out_of_scope`, or that Rasa answered with `action_default_fallback`.
 
-Grouping: TF-IDF over word and character n-grams of the normalized texts, cosine similarity, average-linkage
+Grouping: term-frequency vectors (scikit-learn's TfidfVectorizer with the IDF off, see `_clusters`) over the
+words and character n-grams of the normalized texts without stop words, cosine similarity, average-linkage
 agglomerative clustering cut at SIMILARITY (deterministic: no random state). Each group is named by its most
 central message; its key is a hash of that message's normalized text. Marking a group handled stores its key
 in DATA_DIR/staff.db; a group counts as handled when the key of any of its messages was marked, so the flag
@@ -25,7 +26,7 @@ from urllib.parse import quote
 from bot.staff.report import fallback_threshold, user_turns
 from bot.staff.tracker_events import conversations, display_text
 
-SIMILARITY = 0.35  # cosine similarity at which two questions belong together
+SIMILARITY = 0.4  # average cosine similarity at which questions belong together (related ~0.6, unrelated <0.15)
 EXAMPLES = 5
 KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 
@@ -82,18 +83,30 @@ def gap_messages(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
     return found
 
 
+def _without_stop_words(text: str) -> str:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return " ".join(word for word in text.split() if word not in ENGLISH_STOP_WORDS) or text
+
+
 def _clusters(texts: list[str]) -> tuple[list[int], "object"]:
-    """Cluster labels for the normalized texts, and their cosine-similarity matrix."""
+    """Cluster labels for the normalized texts, and their cosine-similarity matrix.
+
+    Term frequencies without IDF: an IDF fitted to each period's messages made the same two questions more
+    or less alike depending on what else was asked that period (so groups and keys moved between periods);
+    dropping English stop words does the down-weighting instead and keeps every pair's similarity fixed.
+    """
     import numpy as np
     from scipy.sparse import hstack
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics.pairwise import cosine_similarity
 
-    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
-    matrix = hstack([words, chars]).tocsr()
-    similarity = np.clip(cosine_similarity(matrix), 0.0, 1.0)
+    content = [_without_stop_words(text) for text in texts]
+    words = TfidfVectorizer(analyzer="word", use_idf=False, sublinear_tf=True).fit_transform(content)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), use_idf=False,
+                            sublinear_tf=True).fit_transform(content)
+    similarity = np.clip(cosine_similarity(hstack([words, chars]).tocsr()), 0.0, 1.0)
     if len(texts) == 1:
         return [0], similarity
     model = AgglomerativeClustering(n_clusters=None, affinity="precomputed", linkage="average",
