@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.cluster",
     "bot.staff.auth",
     "bot.staff.cli",
+    "bot.privacy",
 )
 
 

@@ -325,6 +325,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                         settings.get_int("WEB_PORT"))
     refresher = FeedRefresher(float(settings.get("FEED_REFRESH_HOURS")), settings.get_bool("OFFLINE"))
     refresher.start()
+    from bot.privacy import RetentionPurger
+
+    purger = RetentionPurger()  # concierge requests older than CONCIERGE_RETENTION_DAYS: at start, then daily
+    purger.start()
     print(f"\nSupplier Navigator is running (ready in {time.monotonic() - started:.0f} s):\n"
           f"  widget page     {stack.web_url}/\n"
           f"  Rasa REST       {stack.rasa_url}/webhooks/rest/webhook\n"
@@ -353,6 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         refresher.stop()
+        purger.stop()
         stack.stop()
         print("Stopped.", flush=True)
 
