@@ -48,12 +48,12 @@ def _number(value: float) -> str:
 
 def _figure(chart_id: str, title: str, desc: str, width: int, height: int, body: list[str]) -> str:
     return (
-        f'<figure class="chart" id="{chart_id}">'
+        f'<figure class="chart" id="{chart_id}"><figcaption>{escape(title)}</figcaption>'
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
         f'width="100%" style="max-width:{width}px" aria-labelledby="{chart_id}-title {chart_id}-desc" {FONT}>'
         f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>'
         + "".join(body)
-        + f'</svg><figcaption>{escape(title)}</figcaption></figure>'
+        + "</svg></figure>"
     )
 
 
@@ -138,7 +138,7 @@ def stacked_bar_chart(title: str, labels: Sequence[str], segments: Sequence[tupl
     if not labels:
         return _empty(chart_id, title)
     bar, gap = 22, 10
-    label_w = 230
+    label_w = 270
     width = 720
     top = 36 if legend else 14
     bottom = 48
@@ -164,7 +164,7 @@ def stacked_bar_chart(title: str, labels: Sequence[str], segments: Sequence[tupl
                 f'{escape(x_label)}</text>')
     for row, label in enumerate(labels):
         y = top + row * (bar + gap)
-        short = label if len(label) <= 34 else label[:33] + "…"
+        short = label if len(label) <= 36 else label[:35] + "…"
         body.append(f'<text x="{label_w - 8}" y="{y + bar / 2 + 4:.1f}" text-anchor="end" fill="{TEXT}">'
                     f'<title>{escape(label)}</title>{escape(short)}</text>')
         x = float(label_w)
