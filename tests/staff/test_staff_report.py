@@ -391,3 +391,48 @@ def test_cli_in_a_real_process_never_shows_a_traceback(tmp_path):
                             timeout=120)
     assert result.returncode == 1
     assert "no tracker store" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
+    """The cluster keeps conversations in PostgreSQL: the report reads it with the same queries."""
+    import asyncio
+    import shutil
+    import socket
+    import tempfile
+
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.cluster import Postgres
+    from staff_helpers import known_scripts
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = Path(tempfile.mkdtemp(prefix="staff-pg-"))  # PostgreSQL runs as its own user: pytest's tmp is private
+    base.chmod(0o755)
+    (base / "secrets").mkdir()
+    postgres = Postgres(base / "pgdata", base / "secrets", "127.0.0.1", port, base / "postgres.log")
+    try:
+        postgres.start()
+        url = sa.engine.make_url(postgres.url)
+        store = SQLTrackerStore(Domain.empty(), dialect="postgresql", host=url.host, port=url.port,
+                                db=url.database, username=url.username, password=url.password)
+        for script in known_scripts():
+            asyncio.run(store.save(DialogueStateTracker.from_events(script.sender_id, script.events)))
+        store.engine.dispose()
+        built = report.build_report(postgres.url, *PERIOD, threshold=FALLBACK_THRESHOLD)
+        assert built.totals() == KNOWN_TOTALS
+        assert {d.day: (d.conversations, d.user_messages, d.bot_messages, d.fallback_messages, d.handoff_requests,
+                        d.zero_result_searches) for d in built.days} == KNOWN_DAYS
+        assert report.link_usage(postgres.url, *PERIOD) == [
+            {"kind": "flow", "target": "msme_profile", "conversations": 1},
+            {"kind": "flow", "target": "rules_check", "conversations": 1},
+            {"kind": "topic", "target": "vor-what-is", "conversations": 1}]
+        assert "how do I get paid by a ministry" in report.transcript_html(postgres.url, "a-topic-link")
+    finally:
+        postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
