@@ -9,11 +9,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot.staff import report
-from bot.staff.tracker_events import TrackerStoreError, default_tracker_url
-
 DEFAULT_DAYS = 30
-FORMATS = {"html": report.report_page, "csv": report.report_csv, "json": report.report_json}
+FORMATS = ("csv", "html", "json")
 
 
 def iso_date(value: str) -> dt.date:
@@ -32,7 +29,7 @@ def register(subparsers) -> None:
                         help=f"first day, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before --to)")
     parser.add_argument("--to", dest="end", type=iso_date, metavar="DATE",
                         help="last day, YYYY-MM-DD, included (default: today, UTC)")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="html", help="output format (default: html)")
+    parser.add_argument("--format", choices=FORMATS, default="html", help="output format (default: html)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument("--tracker-url", metavar="URL", default=None,
                         help="SQLAlchemy URL of the tracker store (default: TRACKER_STORE_URL, else DATA_DIR/tracker.db)")
@@ -45,6 +42,10 @@ def _today() -> dt.date:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    # Imported here so that every other `python -m bot` command starts without SQLAlchemy.
+    from bot.staff import report
+    from bot.staff.tracker_events import TrackerStoreError, default_tracker_url
+
     if args.end is None:
         args.end = _today() if args.start is None else max(args.start, _today())
     if args.start is None:
@@ -57,7 +58,7 @@ def run_report(args: argparse.Namespace) -> int:
     except TrackerStoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    text = FORMATS[args.format](built)
+    text = {"html": report.report_page, "csv": report.report_csv, "json": report.report_json}[args.format](built)
     if args.output:
         try:
             args.output.write_text(text, encoding="utf-8")
