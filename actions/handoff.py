@@ -58,8 +58,8 @@ def is_question(intent: str, text: str, long_answer: bool) -> bool:
     return questiony or (not long_answer and len(words) > 8)
 
 
-def concierge_consent_message(topic: str) -> dict[str, Any]:
-    return {"response": "utter_ask_concierge_consent", "topic": topic,
+def concierge_consent_message(topic: str, reference: str) -> dict[str, Any]:
+    return {"response": "utter_ask_concierge_consent", "topic": topic, "reference": reference,
             "retention_days": settings.get_int("CONCIERGE_RETENTION_DAYS")}
 
 
@@ -95,7 +95,8 @@ class ActionAskConciergeConsent(Action):
         return "action_ask_concierge_consent"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        dispatcher.utter_message(**concierge_consent_message(tracker.get_slot("concierge_topic") or GENERAL_TOPIC))
+        dispatcher.utter_message(**concierge_consent_message(tracker.get_slot("concierge_topic") or GENERAL_TOPIC,
+                                                             tracker.get_slot("handoff_reference") or ""))
         return []
 
 
@@ -195,7 +196,7 @@ class ActionConciergeSubmit(Action):
             queue.discard_draft(tracker.sender_id)
             reference = tracker.get_slot("handoff_reference")
             if reference:  # without one, the failure was already explained
-                dispatcher.utter_message(response="utter_concierge_declined", topic=topic, reference=reference)
+                dispatcher.utter_message(response="utter_concierge_declined", topic=topic)
             return reset_slots()
         try:
             reference = queue.submit_draft(tracker.sender_id, clock.now())
