@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -43,7 +44,7 @@ def default_tracker_url() -> str:
     return settings.get("TRACKER_STORE_URL") or f"sqlite:///{settings.path('DATA_DIR') / 'tracker.db'}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Event:
     id: int
     sender_id: str
@@ -51,7 +52,16 @@ class Event:
     timestamp: float
     intent_name: str | None
     action_name: str | None
-    data: dict
+    raw_data: str | None = field(default=None, repr=False)
+
+    @cached_property
+    def data(self) -> dict:
+        """The event as Rasa serialized it; parsed on first use (most events are never looked into)."""
+        try:
+            parsed = json.loads(self.raw_data) if self.raw_data else {}
+        except (TypeError, ValueError):
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
 
     @property
     def time(self) -> dt.datetime:
@@ -131,11 +141,7 @@ def _rows(url: str, sql: str, params: dict) -> list[tuple]:
 
 
 def _event(row: tuple) -> Event:
-    try:
-        data = json.loads(row[6]) if row[6] else {}
-    except (TypeError, ValueError):
-        data = {}
-    return Event(int(row[0]), row[1], row[2], float(row[3] or 0.0), row[4], row[5], data)
+    return Event(int(row[0]), row[1], row[2], float(row[3] or 0.0), row[4], row[5], row[6])
 
 
 def sender_events(url: str, sender_id: str) -> list[Event]:
