@@ -229,3 +229,39 @@ def test_the_tracker_store_class_loads_from_endpoints_and_stores_redacted_events
     assert "Northwind" not in raw
     assert [json.loads(d).get("text") for t, d in rows if t == "user"] == [REDACTED, "hello again"]
     assert len(rows) == 7
+
+
+def test_form_answers_go_to_the_draft_and_the_slot_keeps_only_a_placeholder(data_dir, tracker_factory, dispatcher,
+                                                                            domain):
+    from actions.handoff import PLACEHOLDER, ValidateConcierge
+
+    validate = ValidateConcierge()
+    tracker = tracker_factory(sender_id="conv-9", slots={"concierge_topic": "Invoicing"})
+    assert validate.validate_concierge_consent(True, dispatcher, tracker, domain) == {"concierge_consent": True}
+    assert validate.validate_concierge_email("jane at example", dispatcher, tracker, domain) == {
+        "concierge_email": None}
+    assert dispatcher.messages[-1]["response"] == "utter_concierge_invalid_email"
+    assert validate.validate_concierge_email("it's Jane@Example.ca", dispatcher, tracker, domain) == {
+        "concierge_email": PLACEHOLDER}
+    assert validate.validate_concierge_name("jane@example.ca", dispatcher, tracker, domain) == {"concierge_name": None}
+    assert validate.validate_concierge_name("Jane Tremblay", dispatcher, tracker, domain) == {
+        "concierge_name": PLACEHOLDER}
+    with sqlite3.connect(data_dir / "concierge.db") as db:
+        row = db.execute("SELECT topic, name, email, status FROM concierge_requests "
+                         "WHERE sender_id = 'conv-9'").fetchone()
+    assert row == ("Invoicing", "Jane Tremblay", "Jane@Example.ca", "draft")
+
+
+@pytest.mark.parametrize(("intent", "text", "long_answer", "expected"), [
+    ("topic_vor_what_is", "what is a vendor of record?", False, True),
+    ("topic_vor_what_is", "Vendor Systems Ltd", False, False),  # a company name that looks like a topic
+    ("topic_vor_what_is", "we want help getting on a vendor of record list for cleaning", True, False),
+    ("topic_vor_what_is", "how do I get on a vendor of record list", True, True),
+    ("stop", "cancel", False, True),
+    ("concierge_inform", "Jane Tremblay", False, False),
+    ("give_email", "jane@example.ca", False, False),
+])
+def test_a_question_mid_form_is_told_apart_from_an_answer(intent, text, long_answer, expected):
+    from actions.handoff import is_question
+
+    assert is_question(intent, text, long_answer) is expected
