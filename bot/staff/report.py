@@ -10,7 +10,8 @@ Read from the tracker store (see `bot.staff.tracker_events` for what a conversat
   FallbackClassifier threshold) or that Rasa answered with `action_default_fallback`. Answers to a flow's
   question are left out: the flow validates them itself. Fallback rate = fallback / user messages;
 - out of scope: user messages classified `out_of_scope`;
-- handoff requests: runs of `action_request_human`;
+- handoff requests: runs of `action_request_human`, except while a concierge request is already open (asking
+  again then records nothing new). The concierge request form is part of a handoff, so it is not a flow;
 - opportunity searches: runs of `action_search_opportunities`; zero results: its `utter_opportunities_none_found`.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ ZERO_RESULTS_RESPONSE = "utter_opportunities_none_found"
 TOPIC_ANSWER_RESPONSE = "utter_topic_answer"
 CORE_FALLBACK_ACTION = "action_default_fallback"
 STOP_ACTION = "action_deactivate_loop"
+CONCIERGE_FORM = "concierge"  # the handoff's own form (name, email, company, description): not a guided flow
 NLU_FALLBACK = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
 DEFAULT_FALLBACK_THRESHOLD = 0.3  # Rasa's own default for FallbackClassifier
@@ -136,6 +138,8 @@ def flow_runs(conversation: Conversation) -> list[FlowRun]:
             last_action = event.action_name
         elif event.type_name == "active_loop":
             name = event.data.get("name")
+            if name == CONCIERGE_FORM:
+                continue  # the handoff form (it starts only when no flow is active)
             if name:
                 if current is None or current.flow != name:
                     current = FlowRun(name)
@@ -276,8 +280,11 @@ def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
                 topic = intent[len("topic_"):].replace("_", "-")
                 topic_counts[topic] += 1
         pending_topic: str | None = None
+        active_loop: str | None = None
         for event in conversation.events:
-            if event.type_name == "user":
+            if event.type_name == "active_loop":
+                active_loop = event.data.get("name")
+            elif event.type_name == "user":
                 intent = event.intent_name or ""
                 pending_topic = intent[len("topic_"):].replace("_", "-") if intent.startswith("topic_") else None
             elif event.type_name == "bot":
@@ -292,7 +299,7 @@ def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
                         "filters": display_text(str(event.metadata.get("filters") or "")),
                     })
             elif event.type_name == "action":
-                if event.action_name == HANDOFF_ACTION:
+                if event.action_name == HANDOFF_ACTION and active_loop != CONCIERGE_FORM:
                     day.handoff_requests += 1
                 elif event.action_name == SEARCH_ACTION:
                     report.opportunity_searches += 1

@@ -436,3 +436,32 @@ def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
     finally:
         postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_concierge_request_is_one_handoff_and_not_a_flow(tmp_path):
+    # As data/rules/handoff.yml runs it: action_request_human, then the concierge form; asking again while the
+    # form is open records nothing new (utter_concierge_in_progress). A handoff asked mid-flow is counted.
+    s = Script("concierge", at("2026-06-01", "10:00:00"))
+    s.user("/request_human", "request_human", 1.0).action("action_request_human")
+    s.form_start("concierge", "concierge_consent")
+    s.form_answer("/flow_yes", "flow_yes", "concierge", "concierge_consent", "concierge_name")
+    s.user("/request_human", "request_human", 1.0).rejected("concierge").action("action_request_human")
+    s.bot("utter_concierge_in_progress").action("concierge").slot("requested_slot", "concierge_name")
+    s.bot("utter_ask_concierge_name").listen()
+    s.form_answer("Jane Q. Founder", "nlu_fallback", "concierge", "concierge_name", "concierge_email",
+                  FALLBACK_THRESHOLD, [("nlu_fallback", FALLBACK_THRESHOLD), ("greet", 0.05)])
+    s.stop_form("concierge", "utter_concierge_cancelled")
+    s.user("which rules apply", "start_rules_check", 0.9).utter("utter_rules_intro")
+    s.form_start("rules_check", "deal_buyer")
+    s.user("can I talk to someone", "request_human", 0.9).rejected("rules_check").action("action_request_human")
+    s.bot("utter_handoff_recorded").action("rules_check").slot("requested_slot", "deal_buyer")
+    s.bot("utter_ask_deal_buyer").listen()
+    url = write_store(tmp_path / "concierge.db", [s])
+    day = dt.date(2026, 6, 1)
+    built = report.build_report(url, day, day, threshold=FALLBACK_THRESHOLD)
+    assert built.handoff_requests == 2
+    assert [(f.flow, f.started, f.abandoned, f.drop_off) for f in built.flows] == [
+        ("rules_check", 1, 1, {"deal_buyer": 1})]
+    assert built.fallback_messages == 0  # the name typed into the form is an answer, not a fallback
+    from bot.staff import gaps
+    assert gaps.find_gaps(url, day, day, tmp_path / "staff.db", threshold=FALLBACK_THRESHOLD) == []
