@@ -29,6 +29,23 @@ from bot.staff.tracker_events import conversations, display_text
 SIMILARITY = 0.4  # average cosine similarity at which questions belong together (related ~0.6, unrelated <0.15)
 EXAMPLES = 5
 KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_RE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().-]{7,}\d(?![\w-])")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _phone(match: re.Match) -> str:
+    candidate = match.group(0)
+    digits = sum(ch.isdigit() for ch in candidate)
+    if digits < 10 or digits > 15 or DATE_RE.match(candidate) or candidate.isdigit():
+        return candidate  # a date, an amount or a reference number, not a phone number
+    return "[phone]"
+
+
+def redact(text: str) -> str:
+    """Email addresses and phone numbers typed into a question are not shown on the gaps page (personal data
+    belongs only in the concierge queue)."""
+    return PHONE_RE.sub(_phone, EMAIL_RE.sub("[email]", text))
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,7 @@ def gap_messages(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
         for turn in user_turns(conversation):
             reason = turn.gap_reason(threshold)
             if reason and normalize(turn.event.text):
-                found.append(GapMessage(turn.event.text.strip(), conversation.sender_id,
+                found.append(GapMessage(redact(turn.event.text.strip()), conversation.sender_id,
                                         turn.event.time.isoformat(timespec="seconds"), reason))
     return found
 

@@ -156,3 +156,21 @@ def test_gaps_html_has_a_form_per_group_and_escapes(store_url, state_db):
     assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert '/staff/conversations/a%2Fb%20c"' in html
     assert "No unanswered questions" in gaps.gaps_html([], "t")
+
+
+def test_contact_details_typed_into_a_question_are_not_shown(tmp_path):
+    from staff_helpers import Script, at, write_store
+
+    s = Script("contact", at("2026-06-02", "10:00:00"))
+    s.fallback("pls call me at (416) 555-0199 or jane.doe@example.com about set-asides")
+    s.action("action_fallback_suggestions").bot("utter_fallback_suggestions").listen()
+    s.fallback("is a 2026-03-12 deadline for a 1250000 contract normal")
+    s.action("action_fallback_suggestions").bot("utter_fallback_suggestions").listen()
+    url = write_store(tmp_path / "contact.db", [s])
+    day = dt.date(2026, 6, 2)
+    groups = gaps.find_gaps(url, day, day, tmp_path / "staff.db", threshold=FALLBACK_THRESHOLD)
+    texts = sorted(m.text for g in groups for m in g.messages)
+    assert texts == ["is a 2026-03-12 deadline for a 1250000 contract normal",
+                     "pls call me at [phone] or [email] about set-asides"]
+    html = gaps.gaps_html(groups, "t")
+    assert "555-0199" not in html and "example.com" not in html
