@@ -340,7 +340,7 @@ class StaffApp:
         return self._html(200, "Staff overview", f'<ul class="staff-index">{items}</ul>', "index", csrf)
 
     def _range(self, request: Request) -> tuple[dt.date, dt.date]:
-        today = self.today()
+        today = self.clock().astimezone(dt.timezone.utc).date()  # the report counts UTC days
         values = {}
         for name in _DATE_FIELDS:
             text = (request.query.get(name) or "").strip()
