@@ -175,6 +175,8 @@ class LoginThrottle:
     def failed(self, client: str) -> None:
         with self._lock:
             now = self.clock()
+            if len(self._failures) > 10_000:  # many addresses guessing: forget those whose failures are old
+                self._failures = {c: ts for c, ts in self._failures.items() if ts and now - ts[-1] < self.lockout_seconds}
             recent = [t for t in self._failures.get(client, []) if now - t < self.lockout_seconds] + [now]
             if len(recent) >= self.max_failures:
                 self._locked_until[client] = now + self.lockout_seconds

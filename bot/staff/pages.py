@@ -276,7 +276,9 @@ class StaffApp:
         if request.path.endswith((".csv", ".json", ".css")) or (route is not None and route.is_data):
             return Response(401, b"Log in at /staff/login first.\n", "text/plain; charset=utf-8",
                             [("WWW-Authenticate", 'Cookie realm="staff", form="/staff/login"')])
-        target = request.path if request.method == "GET" and request.path.startswith("/staff/") else "/staff/"
+        target = "/staff/"
+        if request.method == "GET" and request.path.startswith("/staff/"):
+            target = request.path + ("?" + urlencode(request.query) if request.query else "")
         return _redirect("/staff/login?" + urlencode({"next": target}))
 
     @staticmethod

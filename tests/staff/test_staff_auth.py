@@ -248,6 +248,28 @@ def test_a_password_is_generated_once_and_only_its_hash_is_stored(data_dir):
     assert checker.check_password(password) and not checker.check_password("")
 
 
+def test_without_any_password_the_login_page_says_how_to_set_one(tmp_path, monkeypatch):
+    from bot.staff.pages import Request, StaffApp
+
+    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
+    app = StaffApp(tmp_path / "fresh")
+    response = app.handle(Request("GET", "/staff/login"))
+    assert response.status == 503
+    assert b"python -m bot staff reset-password" in response.body and b'name="password"' not in response.body
+    refused = app.handle(Request("POST", "/staff/login", form={"password": ""}, client="10.0.0.9"))
+    assert refused.status in (401, 403, 503) and refused.header("Set-Cookie") is None
+
+
+def test_the_redirect_to_login_comes_back_to_the_page_asked_for(server):
+    response = server.get("/staff/report?from=2026-11-01&to=2026-11-20")
+    assert response.headers["Location"] == "/staff/login?next=%2Fstaff%2Freport%3Ffrom%3D2026-11-01%26to%3D2026-11-20"
+    cookie, token = server.login_form()
+    done = server.post("/staff/login", {"password": server.password, "login_token": token,
+                                        "next": "/staff/report?from=2026-11-01&to=2026-11-20"},
+                       cookies={LOGIN_COOKIE: cookie})
+    assert done.headers["Location"] == "/staff/report?from=2026-11-01&to=2026-11-20"
+
+
 def test_staff_password_setting_wins_and_nothing_is_generated(data_dir, monkeypatch):
     monkeypatch.setenv("STAFF_PASSWORD", "correct horse battery staple")
     assert auth.ensure_password(data_dir) is None
