@@ -55,6 +55,7 @@ def test_staff_log_in_read_the_report_open_a_gap_and_mark_a_handoff_contacted(ne
 
     page.goto("/staff/report")
     expect(page).to_have_url(re.compile(r"/staff/login\?next=%2Fstaff%2Freport$"))
+    assert axe_violations(page) == []
     page.get_by_label("Staff password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong password.")
@@ -88,6 +89,7 @@ def test_staff_log_in_read_the_report_open_a_gap_and_mark_a_handoff_contacted(ne
     page.go_back()
     page.locator(".gap-group", has_text=GAP_WORD).get_by_role("button", name="Mark handled").click()
     expect(page.locator(".gap-group", has_text=GAP_WORD).locator(".gap-state")).to_have_text("handled")
+    assert axe_violations(page) == []
 
     # The concierge queue: the founder's request, their transcript, and marking it contacted.
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Concierge queue").click()
@@ -101,6 +103,11 @@ def test_staff_log_in_read_the_report_open_a_gap_and_mark_a_handoff_contacted(ne
     expect(page.locator("tr", has_text=reference)).to_have_attribute("data-status", "contacted")
     page.reload()
     expect(page.locator("tr", has_text=reference)).to_have_attribute("data-status", "contacted")
+    assert axe_violations(page) == []
+    page.get_by_role("navigation", name="Staff").get_by_role("link", name="Freshness").click()
+    expect(page.locator("#knowledge-freshness tbody tr").first).to_be_visible()
+    assert axe_violations(page) == []
+    page.go_back()
     page.locator("tr", has_text=reference).get_by_role("link", name="Transcript").click()
     expect(page.locator(".transcript")).to_contain_text("I want to talk to a person")
 
