@@ -552,7 +552,8 @@ def source_freshness(data_dir: Path, now: dt.datetime) -> list[SourceFreshness]:
 def freshness_html(entries: list[EntryFreshness], sources: list[SourceFreshness], today: dt.date) -> str:
     counts = {status: sum(1 for e in entries if e.status == status) for status in STATUS_LABELS}
     rows = "".join(
-        f'<tr class="status-{e.status}"><td>{esc(e.kind)}</td><td><code>{esc(e.id)}</code><br>{esc(e.title)}</td>'
+        f'<tr class="status-{e.status}"><td>{esc(e.kind)}</td><td><code>{esc(e.id)}</code>'
+        f'{"<br>" + esc(e.title) if e.title != e.id else ""}</td>'
         f"<td>{e.last_reviewed.isoformat()}</td><td>{e.review_every_days} days</td><td>{e.due.isoformat()}</td>"
         f'<td>{"<strong>" if e.status == "overdue" else ""}{STATUS_LABELS[e.status]}'
         f'{"</strong>" if e.status == "overdue" else ""}</td></tr>' for e in entries)
