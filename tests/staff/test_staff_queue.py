@@ -265,3 +265,49 @@ def test_a_question_mid_form_is_told_apart_from_an_answer(intent, text, long_ans
     from actions.handoff import is_question
 
     assert is_question(intent, text, long_answer) is expected
+
+
+def test_on_postgresql_the_tracker_store_redacts_and_the_queue_lives_in_the_same_database(monkeypatch):
+    """The cluster: TRACKER_STORE_URL is PostgreSQL; the redacting store and the queue must both work there."""
+    import asyncio
+    import shutil
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.cluster import Postgres
+    from bot.tracker_store import RedactingSQLTrackerStore
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = Path(tempfile.mkdtemp(prefix="concierge-pg-"))  # PostgreSQL runs as its own user
+    base.chmod(0o755)
+    (base / "secrets").mkdir()
+    postgres = Postgres(base / "pgdata", base / "secrets", "127.0.0.1", port, base / "postgres.log")
+    try:
+        postgres.start()
+        store = RedactingSQLTrackerStore(Domain.empty(), host=postgres.url)  # as endpoints.yml builds it
+        asyncio.run(store.save(DialogueStateTracker.from_events("conv-pg", [
+            ActiveLoop("concierge"), SlotSet("requested_slot", "concierge_name"),
+            UserUttered("Ottoline Quimbly", {"name": "concierge_inform", "confidence": 0.8}),
+            SlotSet("concierge_name", "Ottoline Quimbly")])))
+        with store.engine.connect() as connection:
+            raw = json.dumps([list(r) for r in connection.execute(sa.text("SELECT * FROM events"))])
+        store.engine.dispose()
+        assert "Quimbly" not in raw and REDACTED in raw
+
+        monkeypatch.setenv("TRACKER_STORE_URL", postgres.url)
+        reference = submit("conv-pg", PINNED)
+        assert [r["reference"] for r in queue.list_requests()] == [reference]
+        assert privacy.purge(now=PINNED + dt.timedelta(days=91), days=90) == 1
+        assert queue.list_requests() == []
+    finally:
+        shared_store.dispose()
+        postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
