@@ -311,3 +311,20 @@ def test_on_postgresql_the_tracker_store_redacts_and_the_queue_lives_in_the_same
         shared_store.dispose()
         postgres.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_run_command_purger_purges_at_start_and_stops(data_dir, monkeypatch):
+    submit("conv-old", PINNED - dt.timedelta(days=120))
+    monkeypatch.setattr("bot.clock.now", lambda: PINNED)
+    purger = privacy.RetentionPurger(every_seconds=3600)
+    purger.start()
+    try:
+        for _ in range(100):
+            if not queue.list_requests():
+                break
+            purger.stopped.wait(0.05)
+        assert queue.list_requests() == []
+    finally:
+        purger.stop()
+        purger.join(timeout=5)
+    assert not purger.is_alive()
