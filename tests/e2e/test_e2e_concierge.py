@@ -77,7 +77,9 @@ def test_concierge_request_end_to_end_keeps_details_only_in_the_queue(stack, new
                and e["name"] != "concierge_topic")
 
     # Nor the logs of the three services at their default level.
-    for log in logs_dir(stack.data_dir).glob("*.log"):
+    logs = sorted(logs_dir(stack.data_dir).glob("*.log"))
+    assert {"rasa.log", "actions.log"} <= {log.name for log in logs}
+    for log in logs:
         content = log.read_text(errors="replace")
         for secret in SECRETS:
             assert secret not in content, f"{secret} in {log.name}"
