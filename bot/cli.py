@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "bot.opportunities.cli",
     "bot.alerts.cli",
     "bot.cluster",
+    "bot.staff.auth",
+    "bot.staff.cli",
+    "bot.privacy",
 )
 
 

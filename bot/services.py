@@ -315,6 +315,9 @@ def prepare(force_train: bool = False) -> tuple[Path, Path]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     data_dir, model = prepare()
+    from bot.staff.auth import ensure_password, password_notice
+
+    new_staff_password = ensure_password(data_dir)  # printed once below; only its hash is stored
     host = settings.get("HOST")
     print("Starting the action server, the Rasa server (30-60 s to load the model) and the web page ...", flush=True)
     started = time.monotonic()
@@ -322,13 +325,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                         settings.get_int("WEB_PORT"))
     refresher = FeedRefresher(float(settings.get("FEED_REFRESH_HOURS")), settings.get_bool("OFFLINE"))
     refresher.start()
+    from bot.privacy import RetentionPurger
+
+    purger = RetentionPurger()  # concierge requests older than CONCIERGE_RETENTION_DAYS: at start, then daily
+    purger.start()
     print(f"\nSupplier Navigator is running (ready in {time.monotonic() - started:.0f} s):\n"
           f"  widget page     {stack.web_url}/\n"
           f"  Rasa REST       {stack.rasa_url}/webhooks/rest/webhook\n"
           f"  Rasa socket.io  {stack.rasa_url}/socket.io\n"
           f"  action server   {stack.actions_url}/webhook\n"
+          f"  staff pages     {stack.web_url}/staff/\n"
           f"  logs            {logs_dir(data_dir)}\n"
           "Press Ctrl-C to stop.", flush=True)
+    if new_staff_password:
+        print(password_notice(new_staff_password, stack.web_url), flush=True)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt
@@ -347,6 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         refresher.stop()
+        purger.stop()
         stack.stop()
         print("Stopped.", flush=True)
 

@@ -44,6 +44,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERTS_UNSUBSCRIBE_URL", "",
             "Unsubscribe link prefix in alert emails (the code is appended); empty means "
             "http://HOST:WEB_PORT/alerts/unsubscribe?token=."),
+    Setting("STAFF_PASSWORD", "",
+            "Password of the staff pages; empty means one is generated on first `make run`, printed once, stored hashed."),
+    Setting("STAFF_SESSION_MINUTES", "120", "How long a staff login lasts before the staff pages ask again."),
+    Setting("CONCIERGE_RETENTION_DAYS", "90",
+            "Days a concierge request (name, email, company, description) is kept, whatever its status; then purged."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

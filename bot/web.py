@@ -95,6 +95,9 @@ class WebHandler(SimpleHTTPRequestHandler):
                          "no-store")
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        if _is_staff_path(self.path):
+            self._staff("GET")
+            return
         path = self.path.split("?", 1)[0]
         if path in VENDOR_FILES:
             relative, content_type = VENDOR_FILES[path]
@@ -148,11 +151,31 @@ class WebHandler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server naming
+        if _is_staff_path(self.path):
+            self._staff("GET", head=True)
+            return
+        super().do_HEAD()
+
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        if _is_staff_path(self.path):
+            self._staff("POST")
+            return
         if self.path.split("?", 1)[0] == ALERTS_UNSUBSCRIBE_PATH:
             self._send_unsubscribe_page("POST")
             return
-        self.send_error(405, "Only the unsubscribe page accepts a POST")
+        self.send_error(405, "Method not allowed")
+
+    def _read_form_body(self, limit: int) -> bytes | None:
+        """The request body when its length is declared and within `limit`; else sends 400/413 and returns None."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= limit:
+            self.send_error(413 if length > 0 else 400, "The form is too large or malformed")
+            return None
+        return self.rfile.read(length)
 
     def _send_unsubscribe_page(self, method: str) -> None:
         """The alert emails' unsubscribe link (bot.alerts.unsubscribe): GET asks, POST stops the alerts."""
@@ -162,23 +185,80 @@ class WebHandler(SimpleHTTPRequestHandler):
         if method == "GET":
             page = unsubscribe.confirm_page(query)
         else:
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= unsubscribe.MAX_FORM_BYTES:
-                self.send_error(413 if length > 0 else 400, "The form is too large or malformed")
+            raw = self._read_form_body(unsubscribe.MAX_FORM_BYTES)
+            if raw is None:
                 return
-            page = unsubscribe.unsubscribe(query, self.rfile.read(length))
+            page = unsubscribe.unsubscribe(query, raw)
         self._send_bytes(page.html.encode("utf-8"), "text/html; charset=utf-8", page.status, "no-store")
+
+    def _staff(self, method: str, head: bool = False) -> None:
+        """Everything under /staff/: bot.staff.pages decides (and checks the login) for every path."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        from bot.staff.pages import MAX_FORM_BYTES, Request
+
+        parts = urlsplit(self.path)
+        form: dict[str, str] = {}
+        if method == "POST":
+            raw = self._read_form_body(MAX_FORM_BYTES)
+            if raw is None:
+                return
+            if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+                form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        request = Request(method, _staff_path(parts.path), dict(parse_qsl(parts.query)), form,
+                          Request.parse_cookies(self.headers.get("Cookie")), self.client_address[0],
+                          self.headers.get("Host") or "", self.headers.get("Origin"))
+        response = _staff_app(self.server).handle(request)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Content-Security-Policy", STAFF_CSP)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature
         # An unsubscribe token in a log would let anyone who reads the log stop someone's alerts.
         logger.info("%s %s", self.address_string(), _TOKEN_IN_URL.sub(r"\1…", format % args))
 
 
-def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), partial(WebHandler, directory=str(WEB_ROOT)))
+# The staff pages are plain HTML and CSS with inline SVG charts: nothing else may load, run or frame them.
+# The charts size themselves with style attributes, so those (and only those) may be inline.
+STAFF_CSP = ("default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _staff_path(path: str) -> str:
+    """The path as the file server would resolve it (%-decoded, dots removed), so no spelling escapes auth."""
+    import posixpath
+    from urllib.parse import unquote
+
+    resolved = posixpath.normpath(unquote(path) or "/")
+    if path.endswith("/") and not resolved.endswith("/"):
+        resolved += "/"
+    return "/" + resolved.lstrip("/")
+
+
+def _is_staff_path(raw_path: str) -> bool:
+    path = _staff_path(raw_path.split("?", 1)[0].split("#", 1)[0])
+    return path == "/staff" or path.startswith("/staff/")
+
+
+def _staff_app(server: Any):
+    return server.staff_app
+
+
+def make_server(host: str, port: int, staff_app: Any = None) -> ThreadingHTTPServer:
+    """The web server; `staff_app` serves /staff/ (default: a StaffApp for the settings' data directory)."""
+    from bot.staff.pages import StaffApp
+
+    server = ThreadingHTTPServer((host, port), partial(WebHandler, directory=str(WEB_ROOT)))
+    server.staff_app = staff_app or StaffApp()  # type: ignore[attr-defined]
+    return server
 
 
 def serve(host: str, port: int) -> None:

@@ -27,12 +27,22 @@ def built(data_dir):
     return data_dir
 
 
-def test_handoff_records_topic_and_time(data_dir, tracker_factory, dispatcher, domain):
+def test_handoff_records_topic_and_time_then_hands_the_topic_to_the_concierge_form(
+        data_dir, tracker_factory, dispatcher, domain):
     events = ActionRequestHuman().run(dispatcher, tracker_factory(slots={"last_topic": "Invoicing"}), domain)
-    assert events == []
     [row] = list_handoffs(data_dir / "handoffs.db")
     assert row["topic"] == "Invoicing"
     assert dt.datetime.fromisoformat(row["requested_at"]).tzinfo is not None
+    assert dispatcher.messages == []  # the concierge form asks for consent next (data/rules/handoff.yml)
+    slots = {e["name"]: e["value"] for e in events}
+    assert slots["concierge_topic"] == "Invoicing"
+    assert slots["handoff_reference"] == f"H{row['id']:05d}"
+
+
+def test_handoff_during_another_flow_is_noted_and_the_flow_carries_on(data_dir, tracker_factory, dispatcher, domain):
+    tracker = tracker_factory(slots={"last_topic": "Invoicing"}, active_loop={"name": "registration"})
+    assert ActionRequestHuman().run(dispatcher, tracker, domain) == []
+    [row] = list_handoffs(data_dir / "handoffs.db")
     assert dispatcher.messages[0]["response"] == "utter_handoff_recorded"
     assert dispatcher.messages[0]["reference"] == f"H{row['id']:05d}"
 

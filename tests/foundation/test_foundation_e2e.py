@@ -59,11 +59,15 @@ def test_gibberish_gets_a_helpful_answer_never_silence(new_chat, domain):
     assert any(b["payload"] == "/request_human" for b in replies[0].get("buttons", []))
 
 
-def test_asking_for_a_person_records_the_request_without_personal_data(stack, chat):
+def test_asking_for_a_person_asks_consent_and_declining_records_only_topic_and_time(stack, chat):
     chat.send("what is a vendor of record arrangement")
     replies = chat.send("can i talk to a real person")
-    assert "request H" in replies[0]["text"]
-    reference = replies[0]["text"].split("request ")[1].split(")")[0]
+    assert "Do you agree?" in replies[-1]["text"]
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/flow_yes", "/flow_no"]
+    assert "request H" in replies[-1]["text"]
+    reference = replies[-1]["text"].split("request ")[1].split(")")[0]
+    replies = chat.send("/flow_no")
+    assert "won't keep any personal details" in replies[0]["text"]
     with sqlite3.connect(stack.data_dir / "handoffs.db") as db:
         row = db.execute("SELECT topic, requested_at, conversation FROM handoff_requests WHERE id = ?",
                          (int(reference[1:]),)).fetchone()
