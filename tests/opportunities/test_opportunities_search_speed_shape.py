@@ -140,3 +140,29 @@ def test_an_old_layout_store_still_answers_and_the_next_refresh_upgrades_it(db):
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
         store.SCHEMA_VERSION)
     assert [refs(search(q, NOW, db)) for q in QUERIES] == expected
+
+
+def test_ranking_window_pages_through_every_match_once(db, monkeypatch):
+    # A tier larger than the window: the newest matches are ranked, the others follow newest first, and
+    # paging neither repeats nor loses a notice.
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 4)
+    everything = search(SearchQuery(text="snow", limit=100), NOW, db)
+    assert len(everything.items) == everything.total > 2 * 4
+    pages = [search(SearchQuery(text="snow", limit=3, offset=n), NOW, db) for n in range(0, everything.total + 3, 3)]
+    paged = [o.reference for page in pages for o in page.items]
+    assert paged == [o.reference for o in everything.items]
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 1000)  # the whole tier fits: the same notices
+    assert {o.reference for o in search(SearchQuery(text="snow", limit=100), NOW, db).items} == set(paged)
+
+
+def test_buyer_names_read_an_index_once_per_store_version(db):
+    conn = store.reader_connection(db)
+    plan = " | ".join(r[3] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT DISTINCT buyer FROM opportunities WHERE buyer != ''"))
+    assert "idx_opportunities_buyer" in plan, plan
+    assert search_module.buyer_names(db) == ()  # the fixture's listings name no buyer
+    extra = Opportunity(source="test", reference="new-buyer", title_en="snow work", buyer="City of Kingston",
+                        closing=NOW + dt.timedelta(days=3))
+    with store.open_writer(db) as database:  # a refresh swaps the file: the remembered names are dropped
+        store.load(database, "test", [extra], NOW)
+    assert search_module.buyer_names(db) == ("City of Kingston",)
