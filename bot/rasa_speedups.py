@@ -1,0 +1,73 @@
+"""Two hot spots of the Rasa 3.6 server, found with py-spy on this assistant, fixed without changing behaviour.
+
+`install()` is called when the Rasa server sets up our input channels (bot.channels), so it applies to every
+server that serves this assistant and to nothing else (training, the action server, the tests' own imports).
+
+1. RulePolicy decodes each rule key (a JSON string) with `json.loads` behind an LRU cache of 1,000 entries.
+   This assistant's model has about 1,600 rule keys (rules, loop unhappy paths), and every prediction walks
+   them in the same order, so that LRU evicts each key just before it is needed again and never hits: a third
+   of the server's time per message went to decoding the same JSON. The decoded states depend only on the key
+   and the keys are fixed by the loaded model, so an unbounded cache holds each key once (a few MB).
+2. Every custom action's response is checked with `jsonschema.validate`, which first checks the *schema*
+   itself against the JSON Schema meta-schema — more work than checking the response. The validator is built
+   (and the schema checked) once; responses are validated exactly as before and raise the same error.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Dict, List, Text
+
+_installed = False
+
+
+def install() -> None:
+    """Apply the speed-ups once per process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _cache_rule_keys()
+    _validate_action_results_with_one_validator()
+    _installed = True
+
+
+@functools.lru_cache(maxsize=None)
+def _decoded_rule_key(rule_key: Text) -> List[Dict[Text, Any]]:
+    return json.loads(rule_key)
+
+
+def _cache_rule_keys() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    RulePolicy._rule_key_to_state = staticmethod(_decoded_rule_key)
+
+
+@functools.lru_cache(maxsize=1)
+def _action_response_validator():
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _validate_action_results_with_one_validator() -> None:
+    from jsonschema import ValidationError, exceptions
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+        # What jsonschema.validate does after its schema check: raise the most relevant error, if any.
+        error = exceptions.best_match(_action_response_validator().iter_errors(result))
+        if error is None:
+            return True
+        assert isinstance(error, ValidationError)
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from the Action "
+            f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    RemoteAction._validate_action_result = _validate_action_result
