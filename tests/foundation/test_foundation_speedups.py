@@ -45,3 +45,19 @@ def test_action_responses_are_validated_as_jsonschema_validate_does():
         assert raised.value.message.startswith(expected.value.message)
         assert "Failed to validate Action server response" in raised.value.message
         assert list(raised.value.path) == list(expected.value.path)
+
+
+def test_event_classes_resolve_as_rasa_resolves_them():
+    from rasa.shared.core import events
+    from rasa.shared.utils.common import all_subclasses
+
+    for cls in all_subclasses(events.Event):
+        assert events.Event.resolve_by_type(cls.type_name) is next(
+            c for c in all_subclasses(events.Event) if c.type_name == cls.type_name)
+    assert events.Event.resolve_by_type("no_such_event", default=events.SlotSet) is events.SlotSet
+    assert events.Event.resolve_by_type("topic") is None
+    with pytest.raises(ValueError):
+        events.Event.resolve_by_type("no_such_event")
+    stored = [events.UserUttered("hi", {"name": "greet", "confidence": 1.0}), events.SlotSet("last_topic", "VOR"),
+              events.ActionExecuted("utter_greet"), events.BotUttered("Hello")]
+    assert events.deserialise_events([e.as_dict() for e in stored]) == stored
