@@ -15,6 +15,10 @@ server that serves this assistant and to nothing else (training, the action serv
    `Event.resolve_by_type` walks every Event subclass (recursively, checking each for abstract methods) to
    find the class of each one: 7 % of the server's time on a 40-message conversation. The classes found are
    remembered by type name (names it does not know still go to Rasa's lookup, which raises as before).
+4. RulePolicy filters its rule keys against the conversation one turn at a time, back to the first turn.
+   A rule of n states is decided by the last n turns (Rasa's own check returns True for every older turn),
+   and this model's longest rule has 4 states, so on a 40-message conversation nearly all of that filtering
+   re-confirmed keys already kept. The filtering now stops after the longest rule still in play.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ def install() -> None:
     _cache_rule_keys()
     _validate_action_results_with_one_validator()
     _remember_event_classes()
+    _stop_rule_matching_past_the_longest_rule()
     _installed = True
 
 
@@ -95,3 +100,20 @@ def _remember_event_classes() -> None:
         return found
 
     Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+def _possible_rule_keys(policy: Any, lookup: Dict[Text, Text], states: List[Dict[Text, Any]]) -> set:
+    """RulePolicy._get_possible_keys, stopping once no remaining rule reaches further back."""
+    possible_keys = set(lookup.keys())
+    longest = max((len(policy._rule_key_to_state(key)) for key in possible_keys), default=0)
+    for turn, state in enumerate(reversed(states)):
+        if turn >= longest:  # _is_rule_applicable is True for every key from here on
+            break
+        possible_keys = {key for key in possible_keys if policy._is_rule_applicable(key, turn, state)}
+    return possible_keys
+
+
+def _stop_rule_matching_past_the_longest_rule() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    RulePolicy._get_possible_keys = _possible_rule_keys

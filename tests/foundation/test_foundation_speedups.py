@@ -10,6 +10,8 @@ from rasa.core.policies.rule_policy import RulePolicy
 
 from bot import rasa_speedups
 
+RASA_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys  # Rasa's own, kept before install() replaces it
+
 VALID = {"events": [{"event": "slot", "name": "last_topic", "value": "VOR"}],
          "responses": [{"response": "utter_topic_answer", "title": "VOR"}]}
 INVALID = [{"events": "not a list"}, {"events": [{"no_event_key": 1}]}, {"events": [{"event": "nonsense_event"}]},
@@ -61,3 +63,34 @@ def test_event_classes_resolve_as_rasa_resolves_them():
     stored = [events.UserUttered("hi", {"name": "greet", "confidence": 1.0}), events.SlotSet("last_topic", "VOR"),
               events.ActionExecuted("utter_greet"), events.BotUttered("Hello")]
     assert events.deserialise_events([e.as_dict() for e in stored]) == stored
+
+
+def test_rule_keys_kept_are_the_ones_rasa_keeps():
+    import random
+
+    rng = random.Random(5)
+    actions = ["action_listen", "utter_greet", "action_answer_topic", "rules_check_form", None]
+    intents = ["greet", "ask_vor", "search_opportunities", None]
+
+    def state():
+        made = {}
+        action = rng.choice(actions)
+        if action:
+            made["prev_action"] = {"action_name": action}
+        intent = rng.choice(intents)
+        if intent:
+            made["user"] = {"intent": intent}
+        if rng.random() < 0.3:
+            made["active_loop"] = {"name": "rules_check_form"}
+        return made
+
+    lookup = {json.dumps([state() for _ in range(rng.randint(1, 4))], sort_keys=True): "utter_x" for _ in range(400)}
+    policy = RulePolicy.__new__(RulePolicy)  # the key filtering uses no trained state
+    sizes = set()
+    for length in (0, 1, 2, 3, 5, 12, 40):
+        for _ in range(20):
+            states = [state() for _ in range(length)]
+            kept = RulePolicy._get_possible_keys(policy, lookup, states)
+            assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
+            sizes.add(len(kept))
+    assert len(sizes) > 3 and max(sizes) == len(lookup)  # the cases differ: the comparison means something
