@@ -16,6 +16,7 @@ from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, Sanic
 
+from bot import rasa_speedups
 from bot.tracker_store import ConversationStoreUnavailable, guarded_turn
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class RestChannel(RestInput):
         return None if message is None else str(message)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        rasa_speedups.install()  # the Rasa server is setting up our channels: this process serves the assistant
         return super().blueprint(guard_against_silence(on_new_message))
 
 
@@ -128,4 +130,5 @@ class SocketIOChannel(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        rasa_speedups.install()
         return super().blueprint(guard_against_silence(on_new_message))

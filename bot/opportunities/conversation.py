@@ -136,6 +136,12 @@ def find_buyer(text: str, known_buyers: Iterable[str] = ()) -> tuple[str, tuple[
 def buyer_phrases(buyer_names: Iterable[str]) -> list[str]:
     """Short forms of stored buyer names: "City of Toronto" from "City of Toronto – Toronto Water",
     "National Defence" and "DND" from "Department of National Defence (DND)"."""
+    return list(_buyer_phrases(tuple(buyer_names)))
+
+
+@functools.lru_cache(maxsize=4)
+def _buyer_phrases(buyer_names: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: the action server asks with the same names (one store version) on every search message.
     phrases: set[str] = set()
     for name in buyer_names:
         name = (name or "").strip()
@@ -150,7 +156,7 @@ def buyer_phrases(buyer_names: Iterable[str]) -> list[str]:
             phrases.add(stripped)
         if acronym:
             phrases.add(acronym.group(1))
-    return sorted(phrases)
+    return tuple(sorted(phrases))
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Sequence
 
 from bot.opportunities.model import FEED_TIMEZONE, Contact, Opportunity
-from bot.opportunities.store import LIST_COLUMNS, reader_connection, reader_state
+from bot.opportunities.store import (LIST_COLUMNS, TITLE_FTS, reader_connection, reader_has_title_index, reader_memo,
+                                     reader_state)
 
 MAX_TOKENS = 16
 MAX_LIMIT = 100
 # Counting every match of a very common word costs as much as ranking them all; past this many the total
 # is reported as "at least" (SearchResult.total_capped).
 COUNT_CAP = 1000
+# bm25 ranks at most this many matches of a tier: the newest (the order notices were first seen). Past it,
+# a common word's matches differ mostly in description length, and ranking them all costs tens of ms.
+RANK_WINDOW = 1000
 TITLE_COLUMNS = "{title_en title_fr}"
 # bm25 weights in FTS column order: title_en, title_fr, description_en, description_fr, buyer, category_text
 BM25_WEIGHTS = (8.0, 8.0, 1.0, 1.0, 3.0, 4.0)
@@ -215,11 +219,12 @@ def search(query: SearchQuery, now: dt.datetime, db_path: Path | str | None = No
         if not tokens:
             total, ids = _by_closing(conn, buyer, where, params, limit, offset)
             return _result(conn, total, ids, "")
-        total, ids = _ranked(conn, fts_expression(tokens, "all"), buyer, where, params, limit, offset)
+        titles = reader_has_title_index(Path(db_path) if db_path else None)
+        total, ids = _ranked(conn, fts_expression(tokens, "all"), buyer, where, params, limit, offset, titles)
         if total or len(tokens) == 1:
             return _result(conn, total, ids, "all")
         useful = [t for t in tokens if t not in STOP_WORDS] or tokens
-        total, ids = _ranked(conn, fts_expression(useful, "any"), buyer, where, params, limit, offset)
+        total, ids = _ranked(conn, fts_expression(useful, "any"), buyer, where, params, limit, offset, titles)
         return _result(conn, total, ids, "any")
     except sqlite3.OperationalError as exc:
         # Only reachable if the quoting above has a hole; a user must never see it as a crash.
@@ -237,14 +242,14 @@ def _join(*expressions: str) -> str:
     return " AND ".join(f"({e})" for e in expressions if e)
 
 
-def _sql_parts(match: str, where: list[str], params: list) -> tuple[str, str, list]:
+def _sql_parts(match: str, where: list[str], params: list, index: str = "opportunities_fts") -> tuple[str, str, list]:
     clauses = list(where)
     args = list(params)
     if match:
         # The MATCH goes first so SQLite drives the query from the full-text index.
-        clauses.insert(0, "opportunities_fts MATCH ?")
+        clauses.insert(0, f"{index} MATCH ?")
         args.insert(0, match)
-        source = "opportunities_fts JOIN listings o ON o.id = opportunities_fts.rowid"
+        source = f"{index} JOIN listings o ON o.id = {index}.rowid"
     else:
         source = "listings o"
     return source, (" WHERE " + " AND ".join(clauses)) if clauses else "", args
@@ -269,29 +274,54 @@ def _by_closing(conn, match, where, params, limit, offset) -> tuple[int, list[in
     return total, [r[0] for r in rows]
 
 
-def _bm25_ids(conn, match: str, where: list[str], params: list, count: int) -> list[int]:
-    source, where_sql, args = _sql_parts(match, where, params)
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    rows = conn.execute(
-        f"SELECT o.id FROM {source}{where_sql} "
-        f"ORDER BY bm25(opportunities_fts, {weights}), o.closing_ts, o.id LIMIT ?",
-        [*args, count],
-    ).fetchall()
+def _window_sql(source: str, where_sql: str, size: int, index: str = "opportunities_fts") -> str:
+    """The `size` newest matches with their bm25 score: FTS5 walks its index newest first and stops there.
+
+    bm25 costs about a microsecond a row, so ranking every match of a common word (tens of thousands) is what
+    made a search slow. A tier with fewer matches than the window is ranked whole.
+    """
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS) if index == "opportunities_fts" else "1.0, 1.0"
+    return (f"SELECT o.id AS id, o.closing_ts AS closing_ts, bm25({index}, {weights}) AS score "
+            f"FROM {source}{where_sql} ORDER BY {index}.rowid DESC LIMIT {int(size)}")
+
+
+def _past_window(conn, source: str, where_sql: str, args: list, skip: int, count: int,
+                 index: str = "opportunities_fts") -> list[int]:
+    """Matches after the first `skip` newest, newest first (only reached by paging past the ranked window)."""
+    rows = conn.execute(f"SELECT o.id FROM {source}{where_sql} ORDER BY {index}.rowid DESC LIMIT ? OFFSET ?",
+                        [*args, count, skip]).fetchall()
     return [r[0] for r in rows]
 
 
-def _ranked(conn, text: str, buyer: str, where, params, limit, offset) -> tuple[int, list[int]]:
+def _bm25_ids(conn, match: str, where: list[str], params: list, count: int,
+              index: str = "opportunities_fts") -> list[int]:
+    """The first `count` matches: the RANK_WINDOW newest ranked by bm25 then closing, then any others newest
+    first."""
+    source, where_sql, args = _sql_parts(match, where, params, index)
+    rows = conn.execute(f"SELECT id FROM ({_window_sql(source, where_sql, RANK_WINDOW, index)}) "
+                        "ORDER BY score, closing_ts, id LIMIT ?", [*args, count]).fetchall()
+    ids = [r[0] for r in rows]
+    if count > RANK_WINDOW and len(ids) == RANK_WINDOW:
+        ids += _past_window(conn, source, where_sql, args, RANK_WINDOW, count - RANK_WINDOW, index)
+    return ids
+
+
+def _ranked(conn, text: str, buyer: str, where, params, limit, offset,
+            title_index: bool = False) -> tuple[int, list[int]]:
     """Title matches ranked first; description-only matches are ranked only when the page reaches them.
 
-    Ranking every match of a common word (tens of thousands) is what makes full-text search slow; the
-    title tier is small, so most pages are served from it alone.
+    The title tier is small, so most pages are served from it alone.
     """
     total = _count(conn, _join(text, buyer), where, params)
     need = offset + limit
     if total == 0 or limit == 0 or total <= offset:
         return total, []
     in_title = f"{TITLE_COLUMNS} : {text}"
-    ids = _bm25_ids(conn, _join(in_title, buyer), where, params, need)
+    if title_index and not buyer:
+        # The titles-only index answers the first tier in a fraction of the time (see store.TITLE_FTS).
+        ids = _bm25_ids(conn, text, where, params, need, TITLE_FTS)
+    else:
+        ids = _bm25_ids(conn, _join(in_title, buyer), where, params, need)
     if len(ids) < need:
         rest = f"({_join(text, buyer)}) NOT ({in_title})"
         ids += _bm25_ids(conn, rest, where, params, need - len(ids))
@@ -349,9 +379,13 @@ def get_notice(source: str, reference: str, db_path: Path | str | None = None) -
     return found[0] if found else None
 
 
-def buyer_names(db_path: Path | str | None = None) -> list[str]:
-    """Distinct buyer names in the store (for recognising a buyer named in a message); [] without a store."""
-    conn = reader_connection(Path(db_path) if db_path else None)
-    if conn is None:
-        return []
-    return [r[0] for r in conn.execute("SELECT DISTINCT buyer FROM opportunities WHERE buyer != ''")]
+def buyer_names(db_path: Path | str | None = None) -> tuple[str, ...]:
+    """Distinct buyer names in the store (for recognising a buyer named in a message); () without a store.
+
+    Read once per version of the store file, not on every message."""
+    names = reader_memo(Path(db_path) if db_path else None, "buyer_names", _read_buyer_names)
+    return names if names is not None else ()
+
+
+def _read_buyer_names(conn: sqlite3.Connection) -> tuple[str, ...]:
+    return tuple(r[0] for r in conn.execute("SELECT DISTINCT buyer FROM opportunities WHERE buyer != ''"))

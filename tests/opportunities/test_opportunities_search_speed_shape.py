@@ -140,3 +140,92 @@ def test_an_old_layout_store_still_answers_and_the_next_refresh_upgrades_it(db):
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
         store.SCHEMA_VERSION)
     assert [refs(search(q, NOW, db)) for q in QUERIES] == expected
+
+
+def test_ranking_window_pages_through_every_match_once(db, monkeypatch):
+    # A tier larger than the window: the newest matches are ranked, the others follow newest first, and
+    # paging neither repeats nor loses a notice.
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 4)
+    everything = search(SearchQuery(text="snow", limit=100), NOW, db)
+    assert len(everything.items) == everything.total > 2 * 4
+    pages = [search(SearchQuery(text="snow", limit=3, offset=n), NOW, db) for n in range(0, everything.total + 3, 3)]
+    paged = [o.reference for page in pages for o in page.items]
+    assert paged == [o.reference for o in everything.items]
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 1000)  # the whole tier fits: the same notices
+    assert {o.reference for o in search(SearchQuery(text="snow", limit=100), NOW, db).items} == set(paged)
+
+
+def test_buyer_names_read_an_index_once_per_store_version(db):
+    conn = store.reader_connection(db)
+    plan = " | ".join(r[3] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT DISTINCT buyer FROM opportunities WHERE buyer != ''"))
+    assert "idx_opportunities_buyer" in plan, plan
+    assert search_module.buyer_names(db) == ()  # the fixture's listings name no buyer
+    extra = Opportunity(source="test", reference="new-buyer", title_en="snow work", buyer="City of Kingston",
+                        closing=NOW + dt.timedelta(days=3))
+    with store.open_writer(db) as database:  # a refresh swaps the file: the remembered names are dropped
+        store.load(database, "test", [extra], NOW)
+    assert search_module.buyer_names(db) == ("City of Kingston",)
+
+
+TEXT_QUERIES = [SearchQuery(text=word, limit=100) for word in ("snow", "roof work", "cloud", "work", "nothing here")] + [
+    SearchQuery(text="snow", regions=["Ontario"], limit=4, offset=2),
+    SearchQuery(text="roof", categories=["goods"], include_closed=True, limit=100),
+]
+
+
+def main_index_answers(db_path):
+    """Every text query answered with the title tier read from the main index (as a store before layout 3)."""
+    store._reader(db_path).connection()
+    original = store.reader_has_title_index
+    search_module.reader_has_title_index = lambda path=None: False
+    try:
+        return [refs(search(q, NOW, db_path)) for q in TEXT_QUERIES]
+    finally:
+        search_module.reader_has_title_index = original
+
+
+def same_notices(answers):
+    """(total, set of refs) of full-page answers: the title index ranks titles by their own length, the main
+    index by the whole notice's, so ties among title matches may break in another order."""
+    return [(total, set(found)) if query.offset == 0 else total for query, (total, found) in zip(TEXT_QUERIES, answers)]
+
+
+def test_title_index_gives_the_main_index_answers(db):
+    assert store.reader_has_title_index(db)
+    assert same_notices([refs(search(q, NOW, db)) for q in TEXT_QUERIES]) == same_notices(main_index_answers(db))
+
+
+def test_title_index_follows_amended_titles(db):
+    changed = listings()[1]
+    changed.title_en = "bridge inspection"
+    with store.open_writer(db) as database:
+        store.load(database, "test", [changed], NOW)
+    conn = store.reader_connection(db)
+    assert conn.execute(f"SELECT rowid FROM {store.TITLE_FTS} WHERE {store.TITLE_FTS} MATCH 'bridge'").fetchall()
+    roof = conn.execute(f"SELECT rowid FROM {store.TITLE_FTS} WHERE {store.TITLE_FTS} MATCH 'roof'").fetchall()
+    changed_id = conn.execute("SELECT id FROM opportunities WHERE reference = 'r01'").fetchone()[0]
+    assert roof and changed_id not in {r[0] for r in roof}  # the old title's words are gone from the index
+    assert [o.reference for o in search(SearchQuery(text="bridge", include_closed=True), NOW, db).items] == ["r01"]
+
+
+def test_a_store_without_the_title_index_gets_it_at_the_next_refresh(db):
+    expected = [refs(search(q, NOW, db)) for q in TEXT_QUERIES]
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        f"""
+        DROP TRIGGER opportunity_titles_ai; DROP TRIGGER opportunity_titles_ad; DROP TRIGGER opportunity_titles_au;
+        DROP TABLE {store.TITLE_FTS};
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';
+        """
+    )
+    conn.close()
+    assert not store.reader_has_title_index(db)
+    assert same_notices([refs(search(q, NOW, db)) for q in TEXT_QUERIES]) == same_notices(expected)  # main index
+    with store.open_writer(db):  # what every refresh does first
+        pass
+    assert store.reader_has_title_index(db)
+    indexed = store.reader_connection(db).execute(
+        f"SELECT count(*) FROM {store.TITLE_FTS} WHERE {store.TITLE_FTS} MATCH 'work'").fetchone()[0]
+    assert indexed == len(listings())
+    assert [refs(search(q, NOW, db)) for q in TEXT_QUERIES] == expected
