@@ -35,7 +35,11 @@ import requests
 from bot import settings
 from bot.knowledge.build import build
 from chat_client import Chat, fetch_tracker
-from conftest import free_port
+from bot.cluster import free_ports
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 pytestmark = pytest.mark.e2e
 
