@@ -4,8 +4,9 @@
 
 Uses the held-out split of the knowledge topics' example questions (bot.knowledge.training.split_questions
 keeps about one in six out of training) plus any labelled founder messages in tests/data/nlu_test_set.yml,
-parses each with the trained model, and prints accuracy, macro precision/recall/F1, per-intent figures and
-the confusions.
+parses each with the trained model, and prints accuracy, macro precision/recall/F1, a per-intent
+precision/recall/F1 table, the out-of-scope rate (messages labelled out_of_scope or other_jurisdiction that
+get the scope answer) and the confusions.
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ import yaml
 from bot import settings
 
 TEST_SET = settings.PROJECT_ROOT / "tests" / "data" / "nlu_test_set.yml"
+# Intents whose reply is the assistant's scope answer rather than a fact.
+SCOPE_INTENTS = ("out_of_scope", "other_jurisdiction")
+FALLBACK = "nlu_fallback"
 
 
 def heldout_examples() -> list[tuple[str, str]]:
@@ -68,6 +72,39 @@ def scores(pairs: list[tuple[str, str]]) -> dict:
     }
 
 
+def scope_figures(pairs: list[tuple[str, str]]) -> dict:
+    """For messages labelled out of scope: the share answered with the scope reply, with the low-confidence
+    fallback (closest topics as buttons) and with some other intent (a confident wrong answer)."""
+    got = [g for expected, g in pairs if expected in SCOPE_INTENTS]
+    n = len(got) or 1
+    return {
+        "messages": len(got),
+        "scope_answer_rate": sum(g in SCOPE_INTENTS for g in got) / n,
+        "fallback_rate": got.count(FALLBACK) / n,
+        "confident_wrong_rate": sum(g not in SCOPE_INTENTS and g != FALLBACK for g in got) / n,
+        "answered_in_scope_wrongly": sum(e not in SCOPE_INTENTS and g in SCOPE_INTENTS for e, g in pairs),
+    }
+
+
+def print_report(name: str, result: dict) -> None:
+    print(f"\n== {name}: {result['examples']} examples")
+    print(f"accuracy {result['accuracy']:.3f}  macro precision {result['macro_precision']:.3f}  "
+          f"recall {result['macro_recall']:.3f}  F1 {result['macro_f1']:.3f}")
+    print(f"top-1 ignoring the fallback threshold {result['top1_before_fallback']:.3f}  "
+          f"right intent in top 3 {result['top3']:.3f}  fallback rate {result['fallback_rate']:.3f}")
+    scope = result.get("scope")
+    if scope and scope["messages"]:
+        print(f"out of scope: {scope['messages']} messages, scope answer {scope['scope_answer_rate']:.3f}, "
+              f"fallback {scope['fallback_rate']:.3f}, confident wrong answer {scope['confident_wrong_rate']:.3f}; "
+              f"in-scope messages given the scope answer: {scope['answered_in_scope_wrongly']}")
+    print(f"{'intent':<44} {'prec':>5} {'rec':>5} {'F1':>5} {'n':>4}")
+    for label, v in sorted(result["per_label"].items(), key=lambda item: (item[1]["f1"], item[0])):
+        print(f"{label:<44} {v['precision']:>5.2f} {v['recall']:>5.2f} {v['f1']:>5.2f} {v['support']:>4}")
+    print(f"confusions ({len(result['confusions'])}): expected -> got, text")
+    for confusion in result["confusions"]:
+        print(f"  {confusion['expected']:<40} -> {confusion['got']:<40} {confusion['text']!r}")
+
+
 async def predict(model: Path, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
 
@@ -100,21 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         result["top1_before_fallback"] = sum(
             bool(ranked(p)) and ranked(p)[0] == e for p, (_, e) in zip(parses, examples)) / len(examples)
         result["top3"] = sum(e in ranked(p)[:3] for p, (_, e) in zip(parses, examples)) / len(examples)
-        result["fallback_rate"] = got.count("nlu_fallback") / len(examples)
+        result["fallback_rate"] = got.count(FALLBACK) / len(examples)
         result["confusions"] = [
             {"text": text, "expected": expected, "got": g}
             for (text, expected), g in zip(examples, got) if expected != g
         ]
+        result["scope"] = scope_figures([(expected, g) for (_, expected), g in zip(examples, got)])
         report[name] = result
-        print(f"\n== {name}: {result['examples']} examples")
-        print(f"accuracy {result['accuracy']:.3f}  macro precision {result['macro_precision']:.3f}  "
-              f"recall {result['macro_recall']:.3f}  F1 {result['macro_f1']:.3f}")
-        print(f"top-1 ignoring the fallback threshold {result['top1_before_fallback']:.3f}  "
-              f"right intent in top 3 {result['top3']:.3f}  fallback rate {result['fallback_rate']:.3f}")
-        weakest = sorted(result["per_label"].items(), key=lambda item: item[1]["f1"])[:10]
-        print("weakest intents: " + ", ".join(f"{label} F1 {v['f1']:.2f}" for label, v in weakest))
-        for confusion in result["confusions"]:
-            print(f"  {confusion['expected']:<40} -> {confusion['got']:<40} {confusion['text']!r}")
+        print_report(name, result)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
