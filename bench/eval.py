@@ -106,7 +106,12 @@ def print_report(name: str, result: dict) -> None:
 
 
 async def predict(model: Path, texts: list[str]) -> list[dict]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # one debug line per parsed message would bury the report
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
