@@ -6,7 +6,8 @@ Uses the held-out split of the knowledge topics' example questions (bot.knowledg
 keeps about one in six out of training) plus any labelled founder messages in tests/data/nlu_test_set.yml,
 parses each with the trained model, and prints accuracy, macro precision/recall/F1, a per-intent
 precision/recall/F1 table, the out-of-scope rate (messages labelled out_of_scope or other_jurisdiction that
-get the scope answer) and the confusions.
+get the scope answer) and the confusions. Then runs the conversation tests (tests/stories/*.yml) with
+`rasa test core --fail-on-prediction-errors` and exits 1 if any story fails (skip them with --no-stories).
 """
 from __future__ import annotations
 
@@ -117,6 +118,29 @@ async def predict(model: Path, texts: list[str]) -> list[dict]:
     return [await agent.parse_message(text) for text in texts]
 
 
+def run_stories(model: Path) -> tuple[bool, str]:
+    """(passed, summary) of Rasa's conversation tests in tests/stories against `model`."""
+    import os
+    import subprocess
+    import tempfile
+
+    root = settings.PROJECT_ROOT
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONPATH": str(root), "RASA_TELEMETRY_ENABLED": "false",
+               "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook", "TRACKER_STORE_URL": f"sqlite:///{tmp}/t.db"}
+        result = subprocess.run(
+            [sys.executable, "-m", "rasa", "test", "core", "--model", str(model), "--stories", "tests/stories",
+             "--endpoints", "endpoints.yml", "--out", f"{tmp}/results", "--fail-on-prediction-errors"],
+            cwd=root, env=env, capture_output=True, text=True)
+        failed = Path(tmp, "results", "failed_test_stories.yml")
+        details = failed.read_text().strip() if failed.exists() else ""
+    stories = sum(text.count("- story:") for text in
+                  (path.read_text() for path in sorted((root / "tests" / "stories").glob("*.yml"))))
+    if result.returncode == 0:
+        return True, f"{stories} stories, no prediction errors"
+    return False, f"{stories} stories, FAILED:\n{details or result.stderr[-2000:]}"
+
+
 def ranked(parse: dict) -> list[str]:
     """The intents the classifier ranked, best first, without the fallback pseudo-intent."""
     return [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
@@ -126,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model archive (default: train or reuse the current one)")
     parser.add_argument("--json", type=Path, help="also write the full report as JSON here")
+    parser.add_argument("--no-stories", action="store_true", help="skip the conversation tests (tests/stories)")
     args = parser.parse_args(argv)
 
     from bot.services import ensure_model
@@ -150,9 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         result["scope"] = scope_figures([(expected, g) for (_, expected), g in zip(examples, got)])
         report[name] = result
         print_report(name, result)
+    status = 0
+    if not args.no_stories:
+        passed, summary = run_stories(model)
+        report["stories"] = {"passed": passed, "summary": summary}
+        print(f"\n== conversation tests (rasa test core --fail-on-prediction-errors): {summary}")
+        status = 0 if passed else 1
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-    return 0
+    return status
 
 
 if __name__ == "__main__":
