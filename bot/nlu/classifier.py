@@ -5,10 +5,18 @@ word and character n-grams (robust to typos such as "vendr of recrod") measured 
 than DIET, and it trains in seconds instead of minutes (see bench/eval.py and the README figures).
 
 The fitted model is stored with skops (no pickle), the format Rasa's own sklearn components use.
+
+Scope rule: the lookup tables `other_jurisdiction` and `home_jurisdiction` (data/nlu/out_of_scope.yml) name
+other governments (provinces, U.S. states, countries, their portals) and ours. A message that names another
+government and not ours gets the `other_jurisdiction` intent (the scope answer) whatever the ranking says; a
+message that names ours is never given it. So "how do i register on sasktenders" cannot get a confident Ontario
+answer, and "can a bc company bid on ontario tenders" still gets the Ontario topic.
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -23,6 +31,46 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "tfidf_intent_classifier.skops"
+SCOPE_FILE = "scope_terms.json"
+OTHER_JURISDICTION = "other_jurisdiction"
+
+
+def terms_pattern(terms: List[Text]) -> Optional["re.Pattern[str]"]:
+    """A case-insensitive whole-word regex for any of `terms`, or None when there are none."""
+    terms = sorted({t.strip().casefold() for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not terms:
+        return None
+    return re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(t) for t in terms) + r")(?![\w])", re.IGNORECASE)
+
+
+# "we're in calgary", "based in vancouver": where the supplier is, not which government it wants to sell to.
+_SUPPLIER_LOCATION = re.compile(
+    r"\b(?:i'?m|i am|we'?re|we are|im|based|located|headquartered|live|living|from|out of)\s+(?:in\s+|out of\s+)?$",
+    re.IGNORECASE)
+
+
+def names_other_government(text: Text, other: "re.Pattern[str]") -> bool:
+    """Whether `text` names another government, not counting where the supplier says it is located."""
+    return any(not _SUPPLIER_LOCATION.search(text[: m.start()]) for m in other.finditer(text))
+
+
+def apply_scope_rule(text: Text, ranking: List[Dict[Text, Any]], other: Optional["re.Pattern[str]"],
+                     home: Optional["re.Pattern[str]"]) -> List[Dict[Text, Any]]:
+    """The ranking with other_jurisdiction first when the text names only another government, and never
+    first when it names ours. The other confidences are kept as the classifier gave them; a forced
+    other_jurisdiction gets confidence 1.0 (the rule is certain), so the fallback threshold does not undo it."""
+    if not ranking or other is None:
+        return ranking
+    names_home = bool(home and home.search(text))
+    names_other = names_other_government(text, other)
+    top = ranking[0]
+    if names_other and not names_home and top[INTENT_NAME_KEY] != OTHER_JURISDICTION:
+        rest = [r for r in ranking if r[INTENT_NAME_KEY] != OTHER_JURISDICTION]
+        forced = {INTENT_NAME_KEY: OTHER_JURISDICTION, PREDICTED_CONFIDENCE_KEY: 1.0}
+        return [forced, *rest][: len(ranking)]
+    if names_home and top[INTENT_NAME_KEY] == OTHER_JURISDICTION and len(ranking) > 1:
+        return [*ranking[1:], top]
+    return ranking
 
 
 def build_pipeline(config: Dict[Text, Any]) -> Any:
@@ -44,14 +92,17 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 20.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5], "max_iter": 3000, "random_state": 1,
-                "ranking_length": 10}
+                "ranking_length": 10, "scope_rule": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 pipeline: Optional[Any] = None) -> None:
+                 pipeline: Optional[Any] = None, scope_terms: Optional[Dict[Text, List[Text]]] = None) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.pipeline = pipeline
+        self.scope_terms = scope_terms or {}
+        self._other = terms_pattern(self.scope_terms.get(OTHER_JURISDICTION, []))
+        self._home = terms_pattern(self.scope_terms.get("home_jurisdiction", []))
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -65,6 +116,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         self.pipeline = build_pipeline(self.config)
         self.pipeline.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        if self.config["scope_rule"]:
+            tables = {t["name"]: list(t["elements"]) for t in training_data.lookup_tables or []}
+            self.scope_terms = {name: tables.get(name, []) for name in (OTHER_JURISDICTION, "home_jurisdiction")}
+            self._other = terms_pattern(self.scope_terms[OTHER_JURISDICTION])
+            self._home = terms_pattern(self.scope_terms["home_jurisdiction"])
         self.persist()
         return self._resource
 
@@ -73,6 +129,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
 
         with self._model_storage.write_to(self._resource) as directory:
             skops.io.dump(self.pipeline, directory / MODEL_FILE)
+            (directory / SCOPE_FILE).write_text(json.dumps(self.scope_terms))
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -83,9 +140,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as directory:
                 path = directory / MODEL_FILE
                 pipeline = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+                scope_path = directory / SCOPE_FILE
+                scope_terms = json.loads(scope_path.read_text()) if scope_path.exists() else {}
         except ValueError:  # nothing was persisted (no intents to train on)
-            pipeline = None
-        return cls(config, model_storage, resource, pipeline)
+            pipeline, scope_terms = None, {}
+        return cls(config, model_storage, resource, pipeline, scope_terms)
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.pipeline is None:
@@ -98,6 +157,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 continue
             order = np.argsort(row)[::-1][: self.config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: str(labels[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
+            ranking = apply_scope_rule(message.get(TEXT), ranking, self._other, self._home)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

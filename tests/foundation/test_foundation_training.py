@@ -57,3 +57,41 @@ def test_the_classifier_learns_topics_and_ranks_them():
     pipeline.fit(texts, labels)
     assert list(pipeline.predict(["who gets my invoice", "what's a vor"])) == ["topic_invoicing", "topic_vor_what_is"]
     assert abs(pipeline.predict_proba(["anything"]).sum() - 1) < 1e-9
+
+
+def _ranking(*names: str) -> list[dict]:
+    return [{"name": name, "confidence": c} for name, c in zip(names, (0.5, 0.3, 0.2))]
+
+
+def test_scope_rule_gives_other_governments_the_scope_answer_and_never_ours():
+    from bot.nlu.classifier import apply_scope_rule, terms_pattern
+
+    other = terms_pattern(["alberta", "bc bid", "sam.gov", "new york"])
+    home = terms_pattern(["ontario", "canadabuys"])
+    ranking = _ranking("topic_register_ontario_tenders_portal", "other_jurisdiction", "topic_vor_what_is")
+    forced = apply_scope_rule("how do i register on BC Bid?", ranking, other, home)
+    assert forced[0] == {"name": "other_jurisdiction", "confidence": 1.0}
+    assert [r["name"] for r in forced[1:]] == ["topic_register_ontario_tenders_portal", "topic_vor_what_is"]
+    assert apply_scope_rule("sam.gov registration", ranking, other, home)[0]["name"] == "other_jurisdiction"
+    # naming Ontario too: the classifier decides; an other_jurisdiction guess is demoted below the next intent
+    assert apply_scope_rule("can an alberta firm bid in ontario", ranking, other, home) == ranking
+    guessed = _ranking("other_jurisdiction", "topic_trade_agreements", "topic_vor_types")
+    assert apply_scope_rule("can an alberta firm bid in ontario", guessed, other, home)[0]["name"] == \
+        "topic_trade_agreements"
+    # whole words only, and where the supplier is located does not count
+    assert apply_scope_rule("what's a new yorker doing here", ranking, other, home) == ranking
+    assert apply_scope_rule("we're based in alberta, when does the bid close", ranking, other, home) == ranking
+    assert apply_scope_rule("we're in calgary, how does alberta buy things", ranking, other, home)[0]["name"] == \
+        "other_jurisdiction"
+    assert apply_scope_rule("anything", [], other, home) == []
+    assert apply_scope_rule("bc bid", ranking, None, home) == ranking
+
+
+def test_the_scope_terms_come_from_the_lookup_tables_in_the_nlu_data():
+    import yaml
+
+    from bot import settings
+
+    data = yaml.safe_load((settings.PROJECT_ROOT / "data" / "nlu" / "out_of_scope.yml").read_text())
+    lookups = {item["lookup"]: item["examples"] for item in data["nlu"] if "lookup" in item}
+    assert "sasktenders" in lookups["other_jurisdiction"] and "ontario" in lookups["home_jurisdiction"]
