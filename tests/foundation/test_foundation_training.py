@@ -59,6 +59,24 @@ def test_the_classifier_learns_topics_and_ranks_them():
     assert abs(pipeline.predict_proba(["anything"]).sum() - 1) < 1e-9
 
 
+def test_the_fast_weight_layout_gives_the_same_probabilities_without_copying_the_weights():
+    import numpy as np
+
+    from bot.nlu.classifier import TfidfIntentClassifier, build_pipeline, fast_layout
+
+    texts = ["how do i invoice the ministry", "where do i send my bill", "invoice address please",
+             "what is a vendor of record", "explain vor arrangements", "vor meaning",
+             "register on the tenders portal", "ontario tenders portal account", "otp sign up"]
+    labels = ["topic_invoicing"] * 3 + ["topic_vor_what_is"] * 3 + ["topic_register_otp"] * 3
+    pipeline = build_pipeline(TfidfIntentClassifier.get_default_config()).fit(texts, labels)
+    queries = ["who gets my invoice", "what's a vor", "portal account", "something else entirely"]
+    before = pipeline.predict_proba(queries)
+    assert not pipeline.steps[-1][1].coef_.T.flags["C_CONTIGUOUS"]  # as scikit-learn leaves it
+    fast_layout(pipeline)
+    assert pipeline.steps[-1][1].coef_.T.flags["C_CONTIGUOUS"]
+    assert np.array_equal(pipeline.predict_proba(queries), before)
+
+
 def _ranking(*names: str) -> list[dict]:
     return [{"name": name, "confidence": c} for name, c in zip(names, (0.5, 0.3, 0.2))]
 
