@@ -163,21 +163,29 @@ class ValidateConcierge(FormValidationAction):
         return {slot: PLACEHOLDER}
 
     def validate_concierge_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
+            return {"concierge_name": None}
         text = str(value or "").strip()
         ok = 0 < len(text) <= LIMITS["name"] and "@" not in text and re.search(r"[^\W\d_]", text)
         return self._keep("concierge_name", text if ok else None, dispatcher, tracker, "utter_concierge_invalid_name")
 
     def validate_concierge_email(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
+            return {"concierge_email": None}
         return self._keep("concierge_email", find_email(str(value or "")), dispatcher, tracker,
                           "utter_concierge_invalid_email")
 
     def validate_concierge_company(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
+            return {"concierge_company": None}
         text = str(value or "").strip()
         ok = 0 < len(text) <= LIMITS["company"] and re.search(r"\w", text)
         return self._keep("concierge_company", text if ok else None, dispatcher, tracker,
                           "utter_concierge_invalid_company")
 
     def validate_concierge_description(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
+            return {"concierge_description": None}
         text = str(value or "").strip()
         ok = 3 <= len(text) <= LIMITS["description"]
         return self._keep("concierge_description", text if ok else None, dispatcher, tracker,

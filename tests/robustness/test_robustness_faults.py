@@ -14,7 +14,6 @@ crashing (tests/cluster/test_cluster_scaleout.py).
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import signal
@@ -31,6 +30,7 @@ from typing import Iterator
 
 import pytest
 import requests
+from async_helpers import run as run_async
 
 from bot import settings
 from bot.knowledge.build import build
@@ -358,14 +358,14 @@ def test_outside_a_turn_the_store_fails_as_rasas_does(tmp_path):
     store = GuardedSQLTrackerStore(domain=Domain.empty(), host=f"sqlite:///{db}?timeout=0.2")
     fail_safe = FailSafeTrackerStore(store)
     with _exclusive_lock(db):
-        assert asyncio.run(fail_safe.retrieve("someone")) is None  # Rasa's fail-safe: no tracker
+        assert run_async(fail_safe.retrieve("someone")) is None  # Rasa's fail-safe: no tracker
 
         async def in_a_turn():
             with guarded_turn():
                 return await fail_safe.retrieve("someone")
 
         with pytest.raises(ConversationStoreUnavailable) as raised:
-            asyncio.run(in_a_turn())
+            run_async(in_a_turn())
     assert str(raised.value) == "could not read the conversation (OperationalError: database is locked)"
 
 

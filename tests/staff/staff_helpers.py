@@ -9,10 +9,11 @@ figures are written out next to it (KNOWN_*), derived by hand from the scripts, 
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
+
+from async_helpers import run as run_async
 
 UTC = dt.timezone.utc
 FALLBACK_THRESHOLD = 0.15  # the tests pass it explicitly; config.yml's value is checked separately
@@ -140,7 +141,7 @@ def write_store(path: Path, scripts: list[Script]) -> str:
     store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(path))
     for script in scripts:
         tracker = DialogueStateTracker.from_events(script.sender_id, script.events)
-        asyncio.run(store.save(tracker))
+        run_async(store.save(tracker))
     store.engine.dispose()
     return f"sqlite:///{path}"
 

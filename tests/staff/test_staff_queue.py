@@ -7,6 +7,7 @@ import re
 import sqlite3
 
 import pytest
+from async_helpers import run as run_async
 
 from bot import privacy, shared_store
 from bot.alerts import store as alerts_store
@@ -194,8 +195,7 @@ def test_redaction_drops_personal_answers_and_slot_values_and_keeps_the_rest():
 
 def test_the_tracker_store_class_loads_from_endpoints_and_stores_redacted_events(tmp_path, monkeypatch):
     """Rasa falls back to an in-memory store when a custom class cannot be imported: make sure it does not."""
-    import asyncio
-
+    
     from rasa.core.tracker_store import TrackerStore
     from rasa.core.utils import AvailableEndpoints
     from rasa.shared.core.domain import Domain
@@ -219,11 +219,11 @@ def test_the_tracker_store_class_loads_from_endpoints_and_stores_redacted_events
         UserUttered("Northwind Renovations Inc.", {"name": "concierge_inform", "confidence": 0.8}),
         SlotSet("concierge_company", "Northwind Renovations Inc."),
     ], domain.slots)
-    asyncio.run(store.save(tracker))
+    run_async(store.save(tracker))
     for event in (ActiveLoop(None), SlotSet("requested_slot", None),
                   UserUttered("hello again", {"name": "greet", "confidence": 0.9})):
         tracker.update(event)
-    asyncio.run(store.save(tracker))  # the second save adds only the new events, in order
+    run_async(store.save(tracker))  # the second save adds only the new events, in order
     with sqlite3.connect(tmp_path / "tracker.db") as db:
         rows = db.execute("SELECT type_name, data FROM events ORDER BY id").fetchall()
     raw = json.dumps(rows)
@@ -270,7 +270,6 @@ def test_a_question_mid_form_is_told_apart_from_an_answer(intent, text, long_ans
 
 def test_on_postgresql_the_tracker_store_redacts_and_the_queue_lives_in_the_same_database(monkeypatch):
     """The cluster: TRACKER_STORE_URL is PostgreSQL; the redacting store and the queue must both work there."""
-    import asyncio
     import shutil
     import socket
     import tempfile
@@ -294,7 +293,7 @@ def test_on_postgresql_the_tracker_store_redacts_and_the_queue_lives_in_the_same
     try:
         postgres.start()
         store = RedactingSQLTrackerStore(Domain.empty(), host=postgres.url)  # as endpoints.yml builds it
-        asyncio.run(store.save(DialogueStateTracker.from_events("conv-pg", [
+        run_async(store.save(DialogueStateTracker.from_events("conv-pg", [
             ActiveLoop("concierge"), SlotSet("requested_slot", "concierge_name"),
             UserUttered("Ottoline Quimbly", {"name": "concierge_inform", "confidence": 0.8}),
             SlotSet("concierge_name", "Ottoline Quimbly")])))

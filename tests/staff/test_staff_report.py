@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from async_helpers import run as run_async
 
 from bot.cli import main as cli_main
 from bot.staff import cli as staff_cli
@@ -396,8 +397,7 @@ def test_cli_in_a_real_process_never_shows_a_traceback(tmp_path):
 @pytest.mark.slow
 def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
     """The cluster keeps conversations in PostgreSQL: the report reads it with the same queries."""
-    import asyncio
-    import shutil
+        import shutil
     import socket
     import tempfile
 
@@ -422,7 +422,7 @@ def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
         store = SQLTrackerStore(Domain.empty(), dialect="postgresql", host=url.host, port=url.port,
                                 db=url.database, username=url.username, password=url.password)
         for script in known_scripts():
-            asyncio.run(store.save(DialogueStateTracker.from_events(script.sender_id, script.events)))
+            run_async(store.save(DialogueStateTracker.from_events(script.sender_id, script.events)))
         store.engine.dispose()
         built = report.build_report(postgres.url, *PERIOD, threshold=FALLBACK_THRESHOLD)
         assert built.totals() == KNOWN_TOTALS
