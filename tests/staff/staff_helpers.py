@@ -19,6 +19,16 @@ UTC = dt.timezone.utc
 FALLBACK_THRESHOLD = 0.15  # the tests pass it explicitly; config.yml's value is checked separately
 
 
+def config_fallback_threshold() -> float:
+    """The FallbackClassifier threshold written in the project's config.yml (read here independently)."""
+    import yaml
+
+    from bot.settings import PROJECT_ROOT
+
+    pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
+    return float(next(step for step in pipeline if step["name"] == "FallbackClassifier")["threshold"])
+
+
 def at(day: str, clock: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from bot.cli import main as cli_main
 from bot.staff import cli as staff_cli
 from bot.staff import report
 from bot.staff.tracker_events import TrackerStoreError
-from staff_helpers import (FALLBACK_THRESHOLD, FORM_ANSWER, INVOICE_TITLE, KNOWN_DAYS, KNOWN_FLOWS, KNOWN_TOPICS,
+from staff_helpers import (config_fallback_threshold, FALLBACK_THRESHOLD, FORM_ANSWER, INVOICE_TITLE, KNOWN_DAYS, KNOWN_FLOWS, KNOWN_TOPICS,
                            KNOWN_TOTALS, PERIOD, Script, at, known_store, write_store)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ def test_the_threshold_decides_what_counts_as_low_confidence(store_url):
 
 
 def test_fallback_threshold_comes_from_config(tmp_path):
-    assert report.fallback_threshold() == 0.15  # config.yml's FallbackClassifier
+    assert report.fallback_threshold() == config_fallback_threshold()  # config.yml's FallbackClassifier
     config = tmp_path / "config.yml"
     config.write_text("pipeline:\n  - name: WhitespaceTokenizer\n  - name: FallbackClassifier\n    threshold: 0.4\n")
     assert report.fallback_threshold(config) == 0.4
@@ -397,7 +397,7 @@ def test_cli_in_a_real_process_never_shows_a_traceback(tmp_path):
 @pytest.mark.slow
 def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
     """The cluster keeps conversations in PostgreSQL: the report reads it with the same queries."""
-        import shutil
+    import shutil
     import socket
     import tempfile
 
