@@ -325,10 +325,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                         settings.get_int("WEB_PORT"))
     refresher = FeedRefresher(float(settings.get("FEED_REFRESH_HOURS")), settings.get_bool("OFFLINE"))
     refresher.start()
-    from bot.privacy import RetentionPurger
-
-    purger = RetentionPurger()  # concierge requests older than CONCIERGE_RETENTION_DAYS: at start, then daily
-    purger.start()
     print(f"\nSupplier Navigator is running (ready in {time.monotonic() - started:.0f} s):\n"
           f"  widget page     {stack.web_url}/\n"
           f"  Rasa REST       {stack.rasa_url}/webhooks/rest/webhook\n"
@@ -357,7 +353,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         refresher.stop()
-        purger.stop()
         stack.stop()
         print("Stopped.", flush=True)
 
@@ -382,9 +377,18 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    from bot.privacy import RetentionPurger
     from bot.web import serve
 
-    serve(args.host or settings.get("HOST"), args.port or settings.get_int("WEB_PORT"))
+    # The web process runs in every deployment (`run`, `cluster`, compose's widget), next to the staff pages
+    # and with the same stores: it purges concierge requests older than CONCIERGE_RETENTION_DAYS, at start
+    # and then daily.
+    purger = RetentionPurger()
+    purger.start()
+    try:
+        serve(args.host or settings.get("HOST"), args.port or settings.get_int("WEB_PORT"))
+    finally:
+        purger.stop()
     return 0
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import threading
 
 import pytest
 from async_helpers import run as run_async
@@ -328,3 +329,26 @@ def test_the_run_command_purger_purges_at_start_and_stops(data_dir, monkeypatch)
         purger.stop()
         purger.join(timeout=5)
     assert not purger.is_alive()
+
+
+def test_the_web_command_runs_the_purge_in_every_deployment(data_dir, monkeypatch):
+    """`bot web` is the web process of `run`, `cluster` and compose's widget: it purges at start."""
+    import bot.web
+
+    submit("conv-old", PINNED - dt.timedelta(days=120))
+    monkeypatch.setattr("bot.clock.now", lambda: PINNED)
+    seen = {}
+
+    def serve(host, port):
+        for _ in range(100):
+            if not queue.list_requests():
+                break
+            threading.Event().wait(0.05)
+        seen["requests"] = queue.list_requests()
+        seen["purger"] = [t for t in threading.enumerate() if t.name == "retention-purge"]
+
+    monkeypatch.setattr(bot.web, "serve", serve)
+    assert main(["web", "--port", "8999"]) == 0
+    assert seen["requests"] == [] and len(seen["purger"]) == 1
+    seen["purger"][0].join(timeout=5)
+    assert not seen["purger"][0].is_alive()  # stopped when the server stops
