@@ -194,6 +194,27 @@ def test_redaction_drops_personal_answers_and_slot_values_and_keeps_the_rest():
     assert events[5]["text"] == "Jane Tremblay"  # the live tracker's events are not changed
 
 
+
+def test_an_email_typed_into_a_free_text_flow_answer_is_redacted_from_its_slot_and_the_echoing_reply():
+    events = [
+        {"event": "active_loop", "name": "deal_form"},
+        {"event": "slot", "name": "requested_slot", "value": "deal_buyer"},
+        _user("Ministry of Health, buyer jo.buyer@ontario.ca", "inform"),
+        {"event": "slot", "name": "deal_buyer", "value": "Ministry of Health, buyer jo.buyer@ontario.ca"},
+        {"event": "slot", "name": "events_text", "value": ["trade show", "ask sam@example.ca"]},
+        {"event": "bot", "text": "Noted: Ministry of Health, buyer jo.buyer@ontario.ca.", "data": {}},
+        {"event": "slot", "name": "deal_stage", "value": "bid submitted"},
+        {"event": "slot", "name": "deal_count", "value": 3},
+    ]
+    redacted = redact_events(events)
+    assert "@" not in json.dumps(redacted)
+    assert redacted[3]["value"] == f"Ministry of Health, buyer {REDACTED}"  # the rest of the answer stays usable
+    assert redacted[4]["value"] == ["trade show", f"ask {REDACTED}"]
+    assert redacted[5]["text"] == f"Noted: Ministry of Health, buyer {REDACTED}."
+    assert redacted[6:] == events[6:]
+    assert events[3]["value"].endswith("jo.buyer@ontario.ca")  # the live tracker's events are not changed
+
+
 def test_the_tracker_store_class_loads_from_endpoints_and_stores_redacted_events(tmp_path, monkeypatch):
     """Rasa falls back to an in-memory store when a custom class cannot be imported: make sure it does not."""
     
