@@ -17,7 +17,6 @@ import html
 import logging
 import re
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
@@ -49,12 +48,19 @@ class Request:
 
     @staticmethod
     def parse_cookies(header: str | None) -> dict[str, str]:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header or "")
-        except CookieError:
-            return {}
-        return {name: morsel.value for name, morsel in jar.items()}
+        """The Cookie header's name=value pairs, parsed leniently: SimpleCookie drops every cookie when one is
+        malformed, so another local app's odd cookie would keep staff from logging in. A name sent twice keeps
+        its first value (the browser sends the cookie with the longest path, /staff, first)."""
+        cookies: dict[str, str] = {}
+        for part in (header or "").split(";"):
+            name, equals, value = part.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or not name:
+                continue
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies.setdefault(name, value)
+        return cookies
 
 
 @dataclass

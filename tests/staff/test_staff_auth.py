@@ -131,6 +131,23 @@ def test_login_needs_its_form_token(server):
     assert foreign.status_code == 403
 
 
+
+def test_another_apps_malformed_cookie_does_not_block_the_login(server):
+    from bot.staff.pages import Request
+
+    assert Request.parse_cookies('a=b c; staff_session=x') == {"a": "b c", "staff_session": "x"}
+    assert Request.parse_cookies(' theme="dark"; junk; =v; k=v=w;staff_session=s; staff_session=t') == {
+        "theme": "dark", "k": "v=w", "staff_session": "s"}
+    assert Request.parse_cookies(None) == {} and Request.parse_cookies("") == {}
+    cookie, token = server.login_form()
+    response = server.post("/staff/login", {"password": server.password, "login_token": token},
+                           cookies={"other_app": "[1, 2] {x}", LOGIN_COOKIE: cookie, "prefs": '"a b"'})
+    assert response.status_code == 303, response.text
+    session = cookie_value(set_cookies(response)[SESSION_COOKIE])
+    page = server.get("/staff/", headers={"Cookie": f"other_app=a b,c; {SESSION_COOKIE}={session}"})
+    assert page.status_code == 200
+
+
 def test_next_only_leads_to_staff_pages(server):
     cookie, token = server.login_form()
     for target, expected in (("/staff/freshness", "/staff/freshness"), ("https://evil.example/", "/staff/"),
