@@ -52,6 +52,12 @@ def hash_password(password: str, salt: bytes | None = None) -> dict[str, Any]:
     return {"algorithm": "scrypt", **_SCRYPT, "salt": salt.hex(), "hash": digest.hex()}
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality of two strings; compare_digest refuses str with non-ASCII characters (TypeError),
+    so both are compared as UTF-8 bytes (surrogates from undecodable input included)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))
+
+
 def verify_password(password: str, record: dict[str, Any]) -> bool:
     """Whether `password` matches a record made by hash_password (in constant time)."""
     try:
@@ -59,7 +65,7 @@ def verify_password(password: str, record: dict[str, Any]) -> bool:
             return False
         digest = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(record["salt"]), dklen=32,
                                 n=int(record["n"]), r=int(record["r"]), p=int(record["p"]))
-        return hmac.compare_digest(digest.hex(), str(record["hash"]))
+        return _same(digest.hex(), str(record["hash"]))
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -253,7 +259,7 @@ class StaffAuth:
             expected = self._sign("session", expiry, nonce, self._password_tag())
         except StaffAuthError:
             return None
-        if not hmac.compare_digest(expected, signature) or int(expiry) <= self.clock():
+        if not _same(expected, signature) or int(expiry) <= self.clock():
             return None
         with self._revoked_lock:
             if nonce in self._revoked:
@@ -274,7 +280,7 @@ class StaffAuth:
         return self._sign("csrf", nonce)
 
     def check_csrf(self, nonce: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(nonce), str(token))
+        return bool(token) and _same(self.csrf_token(nonce), str(token))
 
     # the login form's double-submit token
 
@@ -287,7 +293,7 @@ class StaffAuth:
         if not cookie or not form_value or cookie.count(".") != 1:
             return False
         nonce, signature = cookie.split(".")
-        return hmac.compare_digest(self._sign("login", nonce), signature) and hmac.compare_digest(nonce, form_value)
+        return _same(self._sign("login", nonce), signature) and _same(nonce, form_value)
 
 
 # ---------------------------------------------------------------- command line

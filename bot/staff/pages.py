@@ -244,7 +244,7 @@ class StaffApp:
             return _redirect("/staff/")
         route, params, other_method = find_route(request.method, request.path)
         if route is not None and route.public:
-            return getattr(self, route.handler)(request, **params)
+            return self._run(route, request, None, params)
         nonce = self.auth.session_nonce(request.cookies.get(SESSION_COOKIE))
         if nonce is None:
             return self._unauthenticated(request, route)
@@ -261,8 +261,14 @@ class StaffApp:
                 return self._html(403, "Form expired",
                                   "<p>This form was not sent from a current staff page. Go back, reload the page "
                                   "and try again.</p>", csrf=csrf)
+        return self._run(route, request, csrf, {"csrf": csrf, "nonce": nonce, **params})
+
+    def _run(self, route: Route, request: Request, csrf: str | None, arguments: dict[str, Any]) -> Response:
+        """The route's handler, its failures answered in a sentence (public routes included), never a traceback."""
         try:
-            return getattr(self, route.handler)(request, csrf=csrf, nonce=nonce, **params)
+            return getattr(self, route.handler)(request, **arguments)
+        except StaffAuthError:
+            raise  # handle() says the staff pages are unavailable and why
         except BadRequest as error:
             return self._html(400, "Cannot do that", _error_box(str(error)), csrf=csrf)
         except Exception as error:  # a page that fails says so in a sentence, never with a traceback

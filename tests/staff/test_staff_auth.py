@@ -148,6 +148,34 @@ def test_another_apps_malformed_cookie_does_not_block_the_login(server):
     assert page.status_code == 200
 
 
+
+def test_non_ascii_tokens_are_refused_with_a_page_not_a_dropped_connection(server, monkeypatch):
+    cookie, token = server.login_form()
+    for data, cookies in (({"password": server.password, "login_token": "jeton-é"}, {LOGIN_COOKIE: cookie}),
+                          ({"password": server.password, "login_token": token}, {LOGIN_COOKIE: f"{token}.sïg"})):
+        response = server.post("/staff/login", data, cookies=cookies)
+        assert response.status_code == 403, data
+        assert SESSION_COOKIE not in set_cookies(response)
+    session = server.login()
+    refused = server.post("/staff/logout", {"csrf_token": "é" * 43}, session)
+    assert refused.status_code == 403 and "Form expired" in refused.text
+    assert server.get("/staff/", session).status_code == 200  # still logged in
+    expiry, nonce, _ = session.split(".")
+    assert server.get("/staff/", f"{expiry}.{nonce}.ça").status_code == 303  # to the login page
+    assert not auth.verify_password("mot-de-passe-é", {"algorithm": "scrypt", "n": 2, "r": 1, "p": 1,
+                                                       "salt": "00", "hash": "é"})
+
+    def broken(request, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server.app, "login", broken)  # a public route that fails answers like any other page
+    cookie, token = server.login_form()
+    response = server.post("/staff/login", {"password": server.password, "login_token": token},
+                           cookies={LOGIN_COOKIE: cookie})
+    assert response.status_code == 500 and "Something went wrong" in response.text
+    assert "Traceback" not in response.text and "boom" not in response.text
+
+
 def test_next_only_leads_to_staff_pages(server):
     cookie, token = server.login_form()
     for target, expected in (("/staff/freshness", "/staff/freshness"), ("https://evil.example/", "/staff/"),
