@@ -317,8 +317,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     data_dir, model = prepare()
     from bot.staff.auth import ensure_password, password_notice
 
-    new_staff_password = ensure_password(data_dir)  # printed once below; only its hash is stored
     host = settings.get("HOST")
+    new_staff_password = ensure_password(data_dir)  # only its hash is stored: printed now, before anything can fail
+    if new_staff_password:
+        print(password_notice(new_staff_password, f"http://{host}:{settings.get_int('WEB_PORT')}"), flush=True)
     print("Starting the action server, the Rasa server (30-60 s to load the model) and the web page ...", flush=True)
     started = time.monotonic()
     stack = start_stack(data_dir, model, host, settings.get_int("RASA_PORT"), settings.get_int("ACTIONS_PORT"),
@@ -333,8 +335,6 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"  staff pages     {stack.web_url}/staff/\n"
           f"  logs            {logs_dir(data_dir)}\n"
           "Press Ctrl-C to stop.", flush=True)
-    if new_staff_password:
-        print(password_notice(new_staff_password, stack.web_url), flush=True)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -25,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from bot import settings
 
@@ -123,23 +125,39 @@ def _state(data_dir: Path) -> dict[str, Any]:
     return state
 
 
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Holds an exclusive lock on DATA_DIR/.staff_auth.lock around a read-modify-write of the file."""
+    lock_file = Path(data_dir) / f".{AUTH_FILE}.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_password(data_dir: Path) -> str | None:
     """Makes sure there is a staff password; returns a newly generated one (to print once), else None.
 
     None when STAFF_PASSWORD is set or a password hash is already stored.
     """
-    state = _state(data_dir)
-    if settings.get("STAFF_PASSWORD") or state.get("password"):
-        return None
-    password = generate_password()
-    _write(data_dir, {**state, "password": hash_password(password)}, replace=True)
+    with _exclusive(data_dir):  # two processes starting at once: one generates, the other sees its hash
+        state = _state(data_dir)
+        if settings.get("STAFF_PASSWORD") or state.get("password"):
+            return None
+        password = generate_password()
+        _write(data_dir, {**state, "password": hash_password(password)}, replace=True)
     return password
 
 
 def reset_password(data_dir: Path, password: str | None = None) -> str:
     """Stores the hash of a new password (generated unless given) and a new secret, ending every session."""
     password = password or generate_password()
-    _write(data_dir, {"session_secret": secrets.token_hex(32), "password": hash_password(password)}, replace=True)
+    with _exclusive(data_dir):
+        _write(data_dir, {"session_secret": secrets.token_hex(32), "password": hash_password(password)},
+               replace=True)
     return password
 
 

@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -364,6 +365,43 @@ def test_the_run_command_prints_the_generated_password_once(data_dir, monkeypatc
     assert password not in outputs[1] and "generated" not in outputs[1]
     assert password not in auth.auth_path(data_dir).read_text()
     assert StaffAuth(data_dir).check_password(password)
+
+
+
+def test_a_failed_start_still_shows_the_generated_password_and_it_works(data_dir, monkeypatch, capsys):
+    """The hash is stored before the services start: the password is printed first, or it would be lost."""
+    from bot import services
+
+    def failing_start(*args):
+        print("starting ...")
+        raise RuntimeError("The Rasa server exited with code 1")
+
+    monkeypatch.setattr(services, "prepare", lambda: (data_dir, data_dir / "model.tar.gz"))
+    monkeypatch.setattr(services, "start_stack", failing_start)
+    with pytest.raises(RuntimeError):
+        services.cmd_run(argparse.Namespace())
+    out = capsys.readouterr().out
+    found = re.search(r"generated.*?\n\n\s+(\S+)\n", out, re.S)
+    assert found and out.index(found.group(1)) < out.index("starting ..."), out
+    assert StaffAuth(data_dir).check_password(found.group(1))
+
+
+def test_processes_starting_at_once_agree_on_one_password(data_dir):
+    barrier = threading.Barrier(6)
+    returned = []
+
+    def start():
+        barrier.wait()
+        returned.append(auth.ensure_password(data_dir))
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    generated = [p for p in returned if p is not None]
+    assert len(returned) == 6 and len(generated) == 1, returned  # only one was printed ...
+    assert StaffAuth(data_dir).check_password(generated[0])  # ... and it is the one that works
 
 
 def test_reset_password_command_prints_a_new_password_that_works(data_dir):
