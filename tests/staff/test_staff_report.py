@@ -397,7 +397,7 @@ def test_cli_in_a_real_process_never_shows_a_traceback(tmp_path):
 @pytest.mark.slow
 def test_the_same_numbers_from_a_postgresql_tracker_store(tmp_path):
     """The cluster keeps conversations in PostgreSQL: the report reads it with the same queries."""
-        import shutil
+    import shutil
     import socket
     import tempfile
 
