@@ -224,6 +224,15 @@ class StaffApp:
         return settings.get("TRACKER_STORE_URL") or f"sqlite:///{self.data_dir / 'tracker.db'}"
 
     @property
+    def concierge_db(self) -> Path | None:
+        """The concierge queue of this app's data directory; None when the conversations are in a server
+        database (a cluster), where the queue is too."""
+        from bot.shared_store import is_server_database
+        from bot.staff import queue as queue_module
+
+        return None if is_server_database(self.tracker_url) else self.data_dir / queue_module.SQLITE_FILE
+
+    @property
     def state_db(self) -> Path:
         """Where the staff's own marks (gap groups handled) are kept."""
         return self.data_dir / "staff.db"
@@ -436,7 +445,8 @@ class StaffApp:
     def queue(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import queue as queue_module
 
-        return self._html(200, "Concierge queue", queue_module.queue_html(csrf), "queue", csrf)
+        fragment = queue_module.queue_html(csrf, db_path=self.concierge_db)
+        return self._html(200, "Concierge queue", fragment, "queue", csrf)
 
     def queue_status(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import queue as queue_module
@@ -446,7 +456,7 @@ class StaffApp:
         if not request_id or not status:
             raise BadRequest("Choose a request and a status.")
         try:
-            queue_module.set_status(request_id, status)
+            queue_module.set_status(request_id, status, db_path=self.concierge_db)
         except (KeyError, ValueError, LookupError) as error:
             raise BadRequest(f"Cannot set that status: {error}") from None
         return _redirect("/staff/queue")
