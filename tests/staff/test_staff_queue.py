@@ -373,3 +373,19 @@ def test_the_web_command_runs_the_purge_in_every_deployment(data_dir, monkeypatc
     assert seen["requests"] == [] and len(seen["purger"]) == 1
     seen["purger"][0].join(timeout=5)
     assert not seen["purger"][0].is_alive()  # stopped when the server stops
+
+
+def test_declining_or_cancelling_still_answers_when_the_queue_database_fails(data_dir, tracker_factory, dispatcher):
+    from actions.handoff import ActionConciergeCancel, ActionConciergeSubmit
+
+    (data_dir / "concierge.db").write_bytes(b"this is not a database file" * 100)
+    with pytest.raises(Exception):
+        queue.discard_draft("conv-broken")  # the failure the actions must survive
+    tracker = tracker_factory(slots={"concierge_consent": False, "handoff_reference": "H00042",
+                                     "concierge_topic": "general help"}, sender_id="conv-broken")
+    events = ActionConciergeSubmit().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_concierge_declined"]
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}.get("concierge_consent", "unset") is None
+    dispatcher.messages.clear()
+    ActionConciergeCancel().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_concierge_cancelled"]
