@@ -94,6 +94,45 @@ def test_path_spellings_do_not_escape_the_login(server):
             assert b"linklike" not in body
 
 
+
+def test_a_doubled_slash_routes_to_the_same_staff_page_it_was_checked_as(server):
+    from bot.web import _is_staff_path, staff_target
+
+    for raw, expected in (("//staff/report.json?from=2026-01-01", ("/staff/report.json", "from=2026-01-01")),
+                          ("///staff/login", ("/staff/login", "")),
+                          ("/staff//x/../report.csv#f", ("/staff/report.csv", "")),
+                          ("/%73taff/", ("/staff/", ""))):
+        assert staff_target(raw) == expected and _is_staff_path(raw), raw
+    session = server.login()
+    for path, status in (("//staff/login", 200), ("//staff/report.json", 200), ("/staff//report.json", 200)):
+        response = server.get(path, session)
+        assert response.status_code == status, (path, response.status_code, response.text[:200])
+    assert 'name="login_token"' in server.get("//staff/login").text
+    assert "application/json" in server.get("//staff/report.json", session).headers["Content-Type"]
+    assert server.get("//staff/report.json").status_code == 401
+
+
+def test_a_client_that_never_sends_its_body_is_disconnected(server, monkeypatch):
+    import socket
+    import time
+
+    from bot import web
+
+    assert 0 < web.WebHandler.timeout <= 60  # the real setting; the test waits for a shorter one
+    monkeypatch.setattr(web.WebHandler, "timeout", 1)
+    host, port = server.url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"POST /staff/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                       b"\r\nContent-Length: 100\r\n\r\nabc")
+        try:
+            answer = client.recv(4096)  # b"" when the server closes the connection
+        except ConnectionResetError:
+            answer = b""
+    assert answer == b"" and time.monotonic() - started < 8
+    assert server.get("/staff/login").status_code == 200  # the server still serves
+
+
 def test_wrong_password_is_refused(server):
     response = server.try_login("not-the-password")
     assert response.status_code == 401
