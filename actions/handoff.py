@@ -201,7 +201,10 @@ class ActionConciergeSubmit(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         topic = tracker.get_slot("concierge_topic") or GENERAL_TOPIC
         if tracker.get_slot("concierge_consent") is not True:
-            queue.discard_draft(tracker.sender_id)
+            try:
+                queue.discard_draft(tracker.sender_id)
+            except Exception:  # the founder still gets the general route; the purge removes the draft later
+                logger.error("could not discard a concierge draft")
             reference = tracker.get_slot("handoff_reference")
             if reference:  # without one, the failure was already explained
                 dispatcher.utter_message(response="utter_concierge_declined", topic=topic)

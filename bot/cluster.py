@@ -372,6 +372,12 @@ class Cluster:
         return {"TRACKER_STORE_URL": self.tracker_store_url, "REDIS_URL": self.redis_url,
                 "ACTION_ENDPOINT_URL": f"http://{self.host}:{self.actions_port}/webhook"}
 
+    def assign_env(self) -> None:
+        """Gives every node and the widget page the cluster's stores: the staff pages (in the web process) read
+        the conversations and concierge requests the action servers write to PostgreSQL."""
+        for stack in [*self.nodes, *([self.web] if self.web is not None else [])]:
+            stack.env = self.node_env()
+
     def start(self) -> "Cluster":
         """Starts everything (PostgreSQL, Redis, nginx, action servers, Rasa servers, widget page) and waits."""
         ensure_packages()
@@ -383,8 +389,8 @@ class Cluster:
                 self.redis.start()
                 self.redis_url = self.redis.url
             self.nginx.start()
+            self.assign_env()
             for node in self.nodes:
-                node.env = self.node_env()
                 node.start_actions()
             # Loading the model is most of a Rasa server's start-up; the servers load side by side.
             with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:

@@ -75,7 +75,7 @@ def purge(now: dt.datetime | None = None, days: int | None = None, db_path: Path
 
 
 class RetentionPurger(threading.Thread):
-    """Runs the purge at start and then every day, in the background of `python -m bot run`."""
+    """Runs the purge at start and then every day, in the background of the web process (`python -m bot web`)."""
 
     def __init__(self, every_seconds: float = 24 * 3600) -> None:
         super().__init__(name="retention-purge", daemon=True)

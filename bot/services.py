@@ -317,18 +317,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     data_dir, model = prepare()
     from bot.staff.auth import ensure_password, password_notice
 
-    new_staff_password = ensure_password(data_dir)  # printed once below; only its hash is stored
     host = settings.get("HOST")
+    new_staff_password = ensure_password(data_dir)  # only its hash is stored: printed now, before anything can fail
+    if new_staff_password:
+        print(password_notice(new_staff_password, f"http://{host}:{settings.get_int('WEB_PORT')}"), flush=True)
     print("Starting the action server, the Rasa server (30-60 s to load the model) and the web page ...", flush=True)
     started = time.monotonic()
     stack = start_stack(data_dir, model, host, settings.get_int("RASA_PORT"), settings.get_int("ACTIONS_PORT"),
                         settings.get_int("WEB_PORT"))
     refresher = FeedRefresher(float(settings.get("FEED_REFRESH_HOURS")), settings.get_bool("OFFLINE"))
     refresher.start()
-    from bot.privacy import RetentionPurger
-
-    purger = RetentionPurger()  # concierge requests older than CONCIERGE_RETENTION_DAYS: at start, then daily
-    purger.start()
     print(f"\nSupplier Navigator is running (ready in {time.monotonic() - started:.0f} s):\n"
           f"  widget page     {stack.web_url}/\n"
           f"  Rasa REST       {stack.rasa_url}/webhooks/rest/webhook\n"
@@ -337,8 +335,6 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"  staff pages     {stack.web_url}/staff/\n"
           f"  logs            {logs_dir(data_dir)}\n"
           "Press Ctrl-C to stop.", flush=True)
-    if new_staff_password:
-        print(password_notice(new_staff_password, stack.web_url), flush=True)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt
@@ -357,7 +353,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         refresher.stop()
-        purger.stop()
         stack.stop()
         print("Stopped.", flush=True)
 
@@ -382,9 +377,18 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    from bot.privacy import RetentionPurger
     from bot.web import serve
 
-    serve(args.host or settings.get("HOST"), args.port or settings.get_int("WEB_PORT"))
+    # The web process runs in every deployment (`run`, `cluster`, compose's widget), next to the staff pages
+    # and with the same stores: it purges concierge requests older than CONCIERGE_RETENTION_DAYS, at start
+    # and then daily.
+    purger = RetentionPurger()
+    purger.start()
+    try:
+        serve(args.host or settings.get("HOST"), args.port or settings.get_int("WEB_PORT"))
+    finally:
+        purger.stop()
     return 0
 
 

@@ -21,7 +21,9 @@
    - a founder's message that answered one of the concierge form's personal questions (name, email, company,
      description), or that carries an email address anywhere (the alert email step, or an address typed out of
      turn), keeps its intent but loses its text and entities: both become "[redacted]" / none;
-   - a slot event of one of those concierge slots stores "[redacted]" instead of its value.
+   - a slot event of one of those concierge slots stores "[redacted]" instead of its value;
+   - any other slot value (a free-text flow answer) or bot message holding an email address keeps its text with
+     each address replaced by "[redacted]".
 
    The actions read the real answers in the same turn, before the save, and write them to the queue. The SQL
    layout is Rasa's own, so `TRACKER_STORE_URL` works unchanged with SQLite and PostgreSQL (a cluster):
@@ -109,6 +111,22 @@ def _redact_user(event: dict[str, Any]) -> dict[str, Any]:
     return redacted
 
 
+def _holds_email(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(_EMAIL_LIKE.search(value))
+    return isinstance(value, list) and any(_holds_email(item) for item in value)
+
+
+def _without_emails(value: Any) -> Any:
+    """The value with every email address replaced by "[redacted]" (strings, and lists of them)."""
+    if isinstance(value, str):
+        # A sentence's full stop after the address is kept ("... jo@ontario.ca." -> "... [redacted].").
+        return _EMAIL_LIKE.sub(lambda found: REDACTED + "." * (len(found[0]) - len(found[0].rstrip("."))), value)
+    if isinstance(value, list):
+        return [_without_emails(item) for item in value]
+    return value
+
+
 def redact_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events (as dicts, oldest first) with personal answers and personal slot values redacted.
 
@@ -127,6 +145,11 @@ def redact_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 requested_slot = event.get("value")
             elif event.get("name") in PERSONAL_SLOTS and event.get("value") is not None:
                 event = {**event, "value": REDACTED}
+            elif _holds_email(event.get("value")):
+                # A free-text flow answer (deal_buyer, events_text, ...) filled from a message with an address.
+                event = {**event, "value": _without_emails(event.get("value"))}
+        elif kind == "bot" and _holds_email(event.get("text")):
+            event = {**event, "text": _without_emails(event.get("text"))}  # a reply echoing the answer
         elif kind in {"restart", "session_started"}:
             active_loop = requested_slot = None
         elif kind == "user":

@@ -33,6 +33,7 @@ _CROSS_ORIGIN_PREFIXES = ("/widget/", "/translations/", "/vendor/", "/config.js"
 _FLOW_NAME_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 ALERTS_UNSUBSCRIBE_PATH = "/alerts/unsubscribe"  # the link in alert emails (bot/alerts/unsubscribe.py)
 _TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
+REQUEST_TIMEOUT_SECONDS = 30
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,6 +76,10 @@ def flows(domain_paths: Iterable[Path] = DOMAIN_PATHS) -> list[dict[str, str]]:
 
 
 class WebHandler(SimpleHTTPRequestHandler):
+    # Seconds a connection may sit idle (a client that declares a Content-Length and never sends it, a
+    # half-open socket): then the socket times out and the thread is freed, instead of being held forever.
+    timeout = REQUEST_TIMEOUT_SECONDS
+
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -193,11 +198,11 @@ class WebHandler(SimpleHTTPRequestHandler):
 
     def _staff(self, method: str, head: bool = False) -> None:
         """Everything under /staff/: bot.staff.pages decides (and checks the login) for every path."""
-        from urllib.parse import parse_qsl, urlsplit
+        from urllib.parse import parse_qsl
 
         from bot.staff.pages import MAX_FORM_BYTES, Request
 
-        parts = urlsplit(self.path)
+        path, query = staff_target(self.path)
         form: dict[str, str] = {}
         if method == "POST":
             raw = self._read_form_body(MAX_FORM_BYTES)
@@ -205,7 +210,7 @@ class WebHandler(SimpleHTTPRequestHandler):
                 return
             if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
                 form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        request = Request(method, _staff_path(parts.path), dict(parse_qsl(parts.query)), form,
+        request = Request(method, path, dict(parse_qsl(query)), form,
                           Request.parse_cookies(self.headers.get("Cookie")), self.client_address[0],
                           self.headers.get("Host") or "", self.headers.get("Origin"))
         response = _staff_app(self.server).handle(request)
@@ -243,8 +248,17 @@ def _staff_path(path: str) -> str:
     return "/" + resolved.lstrip("/")
 
 
+def staff_target(raw_path: str) -> tuple[str, str]:
+    """(resolved path, query) of a request line's path: the one path both the staff check and the routing use.
+
+    Not urlsplit: it reads "//staff/x" as a host "staff" and the path "/x" (this Python's http.server collapses
+    leading slashes, older ones do not)."""
+    path, _, query = raw_path.split("#", 1)[0].partition("?")
+    return _staff_path(path), query
+
+
 def _is_staff_path(raw_path: str) -> bool:
-    path = _staff_path(raw_path.split("?", 1)[0].split("#", 1)[0])
+    path = staff_target(raw_path)[0]
     return path == "/staff" or path.startswith("/staff/")
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -25,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from bot import settings
 
@@ -52,6 +54,12 @@ def hash_password(password: str, salt: bytes | None = None) -> dict[str, Any]:
     return {"algorithm": "scrypt", **_SCRYPT, "salt": salt.hex(), "hash": digest.hex()}
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality of two strings; compare_digest refuses str with non-ASCII characters (TypeError),
+    so both are compared as UTF-8 bytes (surrogates from undecodable input included)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))
+
+
 def verify_password(password: str, record: dict[str, Any]) -> bool:
     """Whether `password` matches a record made by hash_password (in constant time)."""
     try:
@@ -59,7 +67,7 @@ def verify_password(password: str, record: dict[str, Any]) -> bool:
             return False
         digest = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(record["salt"]), dklen=32,
                                 n=int(record["n"]), r=int(record["r"]), p=int(record["p"]))
-        return hmac.compare_digest(digest.hex(), str(record["hash"]))
+        return _same(digest.hex(), str(record["hash"]))
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -117,23 +125,39 @@ def _state(data_dir: Path) -> dict[str, Any]:
     return state
 
 
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Holds an exclusive lock on DATA_DIR/.staff_auth.lock around a read-modify-write of the file."""
+    lock_file = Path(data_dir) / f".{AUTH_FILE}.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_password(data_dir: Path) -> str | None:
     """Makes sure there is a staff password; returns a newly generated one (to print once), else None.
 
     None when STAFF_PASSWORD is set or a password hash is already stored.
     """
-    state = _state(data_dir)
-    if settings.get("STAFF_PASSWORD") or state.get("password"):
-        return None
-    password = generate_password()
-    _write(data_dir, {**state, "password": hash_password(password)}, replace=True)
+    with _exclusive(data_dir):  # two processes starting at once: one generates, the other sees its hash
+        state = _state(data_dir)
+        if settings.get("STAFF_PASSWORD") or state.get("password"):
+            return None
+        password = generate_password()
+        _write(data_dir, {**state, "password": hash_password(password)}, replace=True)
     return password
 
 
 def reset_password(data_dir: Path, password: str | None = None) -> str:
     """Stores the hash of a new password (generated unless given) and a new secret, ending every session."""
     password = password or generate_password()
-    _write(data_dir, {"session_secret": secrets.token_hex(32), "password": hash_password(password)}, replace=True)
+    with _exclusive(data_dir):
+        _write(data_dir, {"session_secret": secrets.token_hex(32), "password": hash_password(password)},
+               replace=True)
     return password
 
 
@@ -253,7 +277,7 @@ class StaffAuth:
             expected = self._sign("session", expiry, nonce, self._password_tag())
         except StaffAuthError:
             return None
-        if not hmac.compare_digest(expected, signature) or int(expiry) <= self.clock():
+        if not _same(expected, signature) or int(expiry) <= self.clock():
             return None
         with self._revoked_lock:
             if nonce in self._revoked:
@@ -274,7 +298,7 @@ class StaffAuth:
         return self._sign("csrf", nonce)
 
     def check_csrf(self, nonce: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(nonce), str(token))
+        return bool(token) and _same(self.csrf_token(nonce), str(token))
 
     # the login form's double-submit token
 
@@ -287,7 +311,7 @@ class StaffAuth:
         if not cookie or not form_value or cookie.count(".") != 1:
             return False
         nonce, signature = cookie.split(".")
-        return hmac.compare_digest(self._sign("login", nonce), signature) and hmac.compare_digest(nonce, form_value)
+        return _same(self._sign("login", nonce), signature) and _same(nonce, form_value)
 
 
 # ---------------------------------------------------------------- command line

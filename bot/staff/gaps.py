@@ -119,11 +119,21 @@ def _clusters(texts: list[str]) -> tuple[list[int], "object"]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics.pairwise import cosine_similarity
 
+    from scipy.sparse import csr_matrix
+
+    def features(**options) -> "object":
+        try:
+            return TfidfVectorizer(use_idf=False, sublinear_tf=True, **options).fit_transform(content)
+        except ValueError:  # "empty vocabulary": e.g. every message one character or only punctuation
+            return csr_matrix((len(content), 0))
+
     content = [_without_stop_words(text) for text in texts]
-    words = TfidfVectorizer(analyzer="word", use_idf=False, sublinear_tf=True).fit_transform(content)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), use_idf=False,
-                            sublinear_tf=True).fit_transform(content)
-    similarity = np.clip(cosine_similarity(hstack([words, chars]).tocsr()), 0.0, 1.0)
+    words = features(analyzer="word")
+    chars = features(analyzer="char_wb", ngram_range=(3, 5))
+    both = hstack([words, chars]).tocsr()
+    similarity = (np.clip(cosine_similarity(both), 0.0, 1.0) if both.shape[1]
+                  else np.zeros((len(content), len(content))))
+    np.fill_diagonal(similarity, 1.0)  # a message without any feature is still like itself
     if len(texts) == 1:
         return [0], similarity
     model = AgglomerativeClustering(n_clusters=None, affinity="precomputed", linkage="average",

@@ -17,7 +17,6 @@ import html
 import logging
 import re
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
@@ -49,12 +48,19 @@ class Request:
 
     @staticmethod
     def parse_cookies(header: str | None) -> dict[str, str]:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header or "")
-        except CookieError:
-            return {}
-        return {name: morsel.value for name, morsel in jar.items()}
+        """The Cookie header's name=value pairs, parsed leniently: SimpleCookie drops every cookie when one is
+        malformed, so another local app's odd cookie would keep staff from logging in. A name sent twice keeps
+        its first value (the browser sends the cookie with the longest path, /staff, first)."""
+        cookies: dict[str, str] = {}
+        for part in (header or "").split(";"):
+            name, equals, value = part.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or not name:
+                continue
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies.setdefault(name, value)
+        return cookies
 
 
 @dataclass
@@ -218,6 +224,15 @@ class StaffApp:
         return settings.get("TRACKER_STORE_URL") or f"sqlite:///{self.data_dir / 'tracker.db'}"
 
     @property
+    def concierge_db(self) -> Path | None:
+        """The concierge queue of this app's data directory; None when the conversations are in a server
+        database (a cluster), where the queue is too."""
+        from bot.shared_store import is_server_database
+        from bot.staff import queue as queue_module
+
+        return None if is_server_database(self.tracker_url) else self.data_dir / queue_module.SQLITE_FILE
+
+    @property
     def state_db(self) -> Path:
         """Where the staff's own marks (gap groups handled) are kept."""
         return self.data_dir / "staff.db"
@@ -238,7 +253,7 @@ class StaffApp:
             return _redirect("/staff/")
         route, params, other_method = find_route(request.method, request.path)
         if route is not None and route.public:
-            return getattr(self, route.handler)(request, **params)
+            return self._run(route, request, None, params)
         nonce = self.auth.session_nonce(request.cookies.get(SESSION_COOKIE))
         if nonce is None:
             return self._unauthenticated(request, route)
@@ -255,8 +270,14 @@ class StaffApp:
                 return self._html(403, "Form expired",
                                   "<p>This form was not sent from a current staff page. Go back, reload the page "
                                   "and try again.</p>", csrf=csrf)
+        return self._run(route, request, csrf, {"csrf": csrf, "nonce": nonce, **params})
+
+    def _run(self, route: Route, request: Request, csrf: str | None, arguments: dict[str, Any]) -> Response:
+        """The route's handler, its failures answered in a sentence (public routes included), never a traceback."""
         try:
-            return getattr(self, route.handler)(request, csrf=csrf, nonce=nonce, **params)
+            return getattr(self, route.handler)(request, **arguments)
+        except StaffAuthError:
+            raise  # handle() says the staff pages are unavailable and why
         except BadRequest as error:
             return self._html(400, "Cannot do that", _error_box(str(error)), csrf=csrf)
         except Exception as error:  # a page that fails says so in a sentence, never with a traceback
@@ -424,7 +445,8 @@ class StaffApp:
     def queue(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import queue as queue_module
 
-        return self._html(200, "Concierge queue", queue_module.queue_html(csrf), "queue", csrf)
+        fragment = queue_module.queue_html(csrf, db_path=self.concierge_db)
+        return self._html(200, "Concierge queue", fragment, "queue", csrf)
 
     def queue_status(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import queue as queue_module
@@ -434,7 +456,7 @@ class StaffApp:
         if not request_id or not status:
             raise BadRequest("Choose a request and a status.")
         try:
-            queue_module.set_status(request_id, status)
+            queue_module.set_status(request_id, status, db_path=self.concierge_db)
         except (KeyError, ValueError, LookupError) as error:
             raise BadRequest(f"Cannot set that status: {error}") from None
         return _redirect("/staff/queue")

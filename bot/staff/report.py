@@ -404,11 +404,22 @@ def report_rows(report: Report) -> list[tuple[str, str, str, object]]:
     return rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @ first: a founder's sender id or search
+    filters) gets a leading apostrophe; numbers are unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def report_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("section", "item", "measure", "value"))
-    writer.writerows(report_rows(report))
+    writer.writerows(tuple(_safe_cell(cell) for cell in row) for row in report_rows(report))
     return buffer.getvalue()
 
 

@@ -121,3 +121,41 @@ def test_the_compose_file_wires_the_same_pieces_as_the_cluster_script():
     assert "navigator.conf.template" in nginx_volumes
     for dockerfile in {s["build"]["dockerfile"] for s in services.values() if "build" in s}:
         assert (ROOT / "deploy" / dockerfile.split("/")[-1]).exists()
+
+
+def test_the_clusters_web_process_gets_the_stores_of_the_nodes(tmp_path, monkeypatch):
+    """The staff pages run in the web process: they must read the database the action servers write to."""
+    from bot import cluster as cluster_module
+    from bot.services import Stack
+
+    monkeypatch.setenv("TRACKER_STORE_URL", "postgresql://navigator:pw@127.0.0.1:5999/navigator")
+    monkeypatch.setenv("REDIS_URL", "redis://:pw@127.0.0.1:6999/0")
+    monkeypatch.setenv("RASA_API_TOKEN", "t")
+    started: dict[str, dict[str, str]] = {}
+
+    def recorder(kind):
+        def start(self, *args):
+            started[f"{kind}{self.label}"] = service_env(self.data_dir, self.actions_port, self.host, self.env)
+        return start
+
+    monkeypatch.setattr(cluster_module, "ensure_packages", lambda: None)
+    monkeypatch.setattr(cluster_module.Nginx, "start", lambda self: None)
+    for kind in ("actions", "rasa", "web"):
+        monkeypatch.setattr(Stack, f"start_{kind}", recorder(kind))
+    cluster = cluster_module.Cluster(tmp_path, tmp_path / "model.tar.gz", "127.0.0.1", 5005, 5055, 8000)
+    monkeypatch.delenv("TRACKER_STORE_URL")  # the processes must get the stores from the cluster, not by chance
+    monkeypatch.delenv("REDIS_URL")
+    cluster.start()
+    assert cluster.postgres is None and cluster.redis is None
+    assert set(started) == {"actions-1", "actions-2", "rasa-1", "rasa-2", "web"}
+    for name, env in started.items():
+        assert env["TRACKER_STORE_URL"] == "postgresql://navigator:pw@127.0.0.1:5999/navigator", name
+        assert env["REDIS_URL"] == "redis://:pw@127.0.0.1:6999/0", name
+
+
+def test_the_compose_widget_reads_the_shared_stores():
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yml").read_text())
+    env = compose["services"]["widget"]["environment"]
+    assert env["TRACKER_STORE_URL"].startswith("postgresql://")
+    assert env["REDIS_URL"].startswith("redis://")
+    assert env["PUBLIC_RASA_URL"] == "http://localhost:5005"

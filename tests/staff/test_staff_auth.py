@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -93,6 +94,45 @@ def test_path_spellings_do_not_escape_the_login(server):
             assert b"linklike" not in body
 
 
+
+def test_a_doubled_slash_routes_to_the_same_staff_page_it_was_checked_as(server):
+    from bot.web import _is_staff_path, staff_target
+
+    for raw, expected in (("//staff/report.json?from=2026-01-01", ("/staff/report.json", "from=2026-01-01")),
+                          ("///staff/login", ("/staff/login", "")),
+                          ("/staff//x/../report.csv#f", ("/staff/report.csv", "")),
+                          ("/%73taff/", ("/staff/", ""))):
+        assert staff_target(raw) == expected and _is_staff_path(raw), raw
+    session = server.login()
+    for path, status in (("//staff/login", 200), ("//staff/report.json", 200), ("/staff//report.json", 200)):
+        response = server.get(path, session)
+        assert response.status_code == status, (path, response.status_code, response.text[:200])
+    assert 'name="login_token"' in server.get("//staff/login").text
+    assert "application/json" in server.get("//staff/report.json", session).headers["Content-Type"]
+    assert server.get("//staff/report.json").status_code == 401
+
+
+def test_a_client_that_never_sends_its_body_is_disconnected(server, monkeypatch):
+    import socket
+    import time
+
+    from bot import web
+
+    assert 0 < web.WebHandler.timeout <= 60  # the real setting; the test waits for a shorter one
+    monkeypatch.setattr(web.WebHandler, "timeout", 1)
+    host, port = server.url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"POST /staff/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                       b"\r\nContent-Length: 100\r\n\r\nabc")
+        try:
+            answer = client.recv(4096)  # b"" when the server closes the connection
+        except ConnectionResetError:
+            answer = b""
+    assert answer == b"" and time.monotonic() - started < 8
+    assert server.get("/staff/login").status_code == 200  # the server still serves
+
+
 def test_wrong_password_is_refused(server):
     response = server.try_login("not-the-password")
     assert response.status_code == 401
@@ -129,6 +169,51 @@ def test_login_needs_its_form_token(server):
     foreign = server.post("/staff/login", {"password": server.password, "login_token": token},
                           cookies={LOGIN_COOKIE: cookie}, headers={"Origin": "http://evil.example"})
     assert foreign.status_code == 403
+
+
+
+def test_another_apps_malformed_cookie_does_not_block_the_login(server):
+    from bot.staff.pages import Request
+
+    assert Request.parse_cookies('a=b c; staff_session=x') == {"a": "b c", "staff_session": "x"}
+    assert Request.parse_cookies(' theme="dark"; junk; =v; k=v=w;staff_session=s; staff_session=t') == {
+        "theme": "dark", "k": "v=w", "staff_session": "s"}
+    assert Request.parse_cookies(None) == {} and Request.parse_cookies("") == {}
+    cookie, token = server.login_form()
+    response = server.post("/staff/login", {"password": server.password, "login_token": token},
+                           cookies={"other_app": "[1, 2] {x}", LOGIN_COOKIE: cookie, "prefs": '"a b"'})
+    assert response.status_code == 303, response.text
+    session = cookie_value(set_cookies(response)[SESSION_COOKIE])
+    page = server.get("/staff/", headers={"Cookie": f"other_app=a b,c; {SESSION_COOKIE}={session}"})
+    assert page.status_code == 200
+
+
+
+def test_non_ascii_tokens_are_refused_with_a_page_not_a_dropped_connection(server, monkeypatch):
+    cookie, token = server.login_form()
+    for data, cookies in (({"password": server.password, "login_token": "jeton-é"}, {LOGIN_COOKIE: cookie}),
+                          ({"password": server.password, "login_token": token}, {LOGIN_COOKIE: f"{token}.sïg"})):
+        response = server.post("/staff/login", data, cookies=cookies)
+        assert response.status_code == 403, data
+        assert SESSION_COOKIE not in set_cookies(response)
+    session = server.login()
+    refused = server.post("/staff/logout", {"csrf_token": "é" * 43}, session)
+    assert refused.status_code == 403 and "Form expired" in refused.text
+    assert server.get("/staff/", session).status_code == 200  # still logged in
+    expiry, nonce, _ = session.split(".")
+    assert server.get("/staff/", f"{expiry}.{nonce}.ça").status_code == 303  # to the login page
+    assert not auth.verify_password("mot-de-passe-é", {"algorithm": "scrypt", "n": 2, "r": 1, "p": 1,
+                                                       "salt": "00", "hash": "é"})
+
+    def broken(request, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server.app, "login", broken)  # a public route that fails answers like any other page
+    cookie, token = server.login_form()
+    response = server.post("/staff/login", {"password": server.password, "login_token": token},
+                           cookies={LOGIN_COOKIE: cookie})
+    assert response.status_code == 500 and "Something went wrong" in response.text
+    assert "Traceback" not in response.text and "boom" not in response.text
 
 
 def test_next_only_leads_to_staff_pages(server):
@@ -319,6 +404,43 @@ def test_the_run_command_prints_the_generated_password_once(data_dir, monkeypatc
     assert password not in outputs[1] and "generated" not in outputs[1]
     assert password not in auth.auth_path(data_dir).read_text()
     assert StaffAuth(data_dir).check_password(password)
+
+
+
+def test_a_failed_start_still_shows_the_generated_password_and_it_works(data_dir, monkeypatch, capsys):
+    """The hash is stored before the services start: the password is printed first, or it would be lost."""
+    from bot import services
+
+    def failing_start(*args):
+        print("starting ...")
+        raise RuntimeError("The Rasa server exited with code 1")
+
+    monkeypatch.setattr(services, "prepare", lambda: (data_dir, data_dir / "model.tar.gz"))
+    monkeypatch.setattr(services, "start_stack", failing_start)
+    with pytest.raises(RuntimeError):
+        services.cmd_run(argparse.Namespace())
+    out = capsys.readouterr().out
+    found = re.search(r"generated.*?\n\n\s+(\S+)\n", out, re.S)
+    assert found and out.index(found.group(1)) < out.index("starting ..."), out
+    assert StaffAuth(data_dir).check_password(found.group(1))
+
+
+def test_processes_starting_at_once_agree_on_one_password(data_dir):
+    barrier = threading.Barrier(6)
+    returned = []
+
+    def start():
+        barrier.wait()
+        returned.append(auth.ensure_password(data_dir))
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    generated = [p for p in returned if p is not None]
+    assert len(returned) == 6 and len(generated) == 1, returned  # only one was printed ...
+    assert StaffAuth(data_dir).check_password(generated[0])  # ... and it is the one that works
 
 
 def test_reset_password_command_prints_a_new_password_that_works(data_dir):

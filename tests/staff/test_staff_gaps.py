@@ -134,6 +134,18 @@ def test_grouping_keeps_unrelated_questions_apart_and_identical_ones_together():
     assert [(g.count, g.label) for g in single] == [(1, "only one")]
 
 
+
+@pytest.mark.parametrize("texts", [["k", "?", "x"], ["?", "!!"], ["é"], ["k", "?", "a b", "ok"]])
+def test_messages_without_any_word_are_grouped_not_an_error(texts):
+    messages = [gaps.GapMessage(text, f"s{n}", f"2026-03-0{n + 1}T10:00:00+00:00", "fallback")
+                for n, text in enumerate(texts)]
+    groups = gaps.group_messages(messages)
+    assert sum(g.count for g in groups) == len(texts)
+    assert sorted(m.text for g in groups for m in g.messages) == sorted(texts)
+    # "?" and "!!" are the same question once punctuation is dropped; single letters stay apart
+    assert len(groups) == len({gaps.normalize(t) for t in texts})
+
+
 def test_gaps_html_has_a_form_per_group_and_escapes(store_url, state_db):
     groups = gaps.find_gaps(store_url, *PERIOD, state_db, threshold=FALLBACK_THRESHOLD)
     gaps.mark_handled(state_db, groups[1].key)

@@ -184,3 +184,34 @@ def test_pages_share_the_site_look_and_navigation(server):
     response = server.get("/staff/freshness", server.session)
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_queue_page_reads_and_writes_the_apps_data_directory_not_the_settings_one(data_dir, tmp_path,
+                                                                                      monkeypatch):
+    from bot import shared_store
+    from bot.staff import queue
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("DATA_DIR", str(elsewhere))  # the app was given data_dir; the setting points away
+    monkeypatch.delenv("TRACKER_STORE_URL", raising=False)
+    running, stop = start_staff_server(data_dir)
+    try:
+        db = data_dir / "concierge.db"
+        queue.start_draft("conv-q", "general help", START, db_path=db)
+        for name, value in (("name", "Jane"), ("email", "jane@example.ca"), ("company", "Northwind"),
+                            ("description", "Help")):
+            queue.update_draft("conv-q", name, value, db_path=db)
+        reference = queue.submit_draft("conv-q", START, db_path=db)
+        session = running.login()
+        page = running.get("/staff/queue", session)
+        assert page.status_code == 200 and reference in page.text
+        request_id = queue.list_requests(db_path=db)[0]["id"]
+        done = running.post("/staff/queue/status", {"csrf_token": running.csrf(session), "request_id": request_id,
+                                                    "status": "contacted"}, session)
+        assert done.status_code == 303, done.text
+        assert queue.list_requests(db_path=db)[0]["status"] == "contacted"
+        assert not (elsewhere / "concierge.db").exists()
+    finally:
+        stop()
+        shared_store.dispose()

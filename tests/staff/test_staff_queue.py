@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import threading
 
 import pytest
 from async_helpers import run as run_async
@@ -193,6 +194,27 @@ def test_redaction_drops_personal_answers_and_slot_values_and_keeps_the_rest():
     assert events[5]["text"] == "Jane Tremblay"  # the live tracker's events are not changed
 
 
+
+def test_an_email_typed_into_a_free_text_flow_answer_is_redacted_from_its_slot_and_the_echoing_reply():
+    events = [
+        {"event": "active_loop", "name": "deal_form"},
+        {"event": "slot", "name": "requested_slot", "value": "deal_buyer"},
+        _user("Ministry of Health, buyer jo.buyer@ontario.ca", "inform"),
+        {"event": "slot", "name": "deal_buyer", "value": "Ministry of Health, buyer jo.buyer@ontario.ca"},
+        {"event": "slot", "name": "events_text", "value": ["trade show", "ask sam@example.ca"]},
+        {"event": "bot", "text": "Noted: Ministry of Health, buyer jo.buyer@ontario.ca.", "data": {}},
+        {"event": "slot", "name": "deal_stage", "value": "bid submitted"},
+        {"event": "slot", "name": "deal_count", "value": 3},
+    ]
+    redacted = redact_events(events)
+    assert "@" not in json.dumps(redacted)
+    assert redacted[3]["value"] == f"Ministry of Health, buyer {REDACTED}"  # the rest of the answer stays usable
+    assert redacted[4]["value"] == ["trade show", f"ask {REDACTED}"]
+    assert redacted[5]["text"] == f"Noted: Ministry of Health, buyer {REDACTED}."
+    assert redacted[6:] == events[6:]
+    assert events[3]["value"].endswith("jo.buyer@ontario.ca")  # the live tracker's events are not changed
+
+
 def test_the_tracker_store_class_loads_from_endpoints_and_stores_redacted_events(tmp_path, monkeypatch):
     """Rasa falls back to an in-memory store when a custom class cannot be imported: make sure it does not."""
     
@@ -328,3 +350,42 @@ def test_the_run_command_purger_purges_at_start_and_stops(data_dir, monkeypatch)
         purger.stop()
         purger.join(timeout=5)
     assert not purger.is_alive()
+
+
+def test_the_web_command_runs_the_purge_in_every_deployment(data_dir, monkeypatch):
+    """`bot web` is the web process of `run`, `cluster` and compose's widget: it purges at start."""
+    import bot.web
+
+    submit("conv-old", PINNED - dt.timedelta(days=120))
+    monkeypatch.setattr("bot.clock.now", lambda: PINNED)
+    seen = {}
+
+    def serve(host, port):
+        for _ in range(100):
+            if not queue.list_requests():
+                break
+            threading.Event().wait(0.05)
+        seen["requests"] = queue.list_requests()
+        seen["purger"] = [t for t in threading.enumerate() if t.name == "retention-purge"]
+
+    monkeypatch.setattr(bot.web, "serve", serve)
+    assert main(["web", "--port", "8999"]) == 0
+    assert seen["requests"] == [] and len(seen["purger"]) == 1
+    seen["purger"][0].join(timeout=5)
+    assert not seen["purger"][0].is_alive()  # stopped when the server stops
+
+
+def test_declining_or_cancelling_still_answers_when_the_queue_database_fails(data_dir, tracker_factory, dispatcher):
+    from actions.handoff import ActionConciergeCancel, ActionConciergeSubmit
+
+    (data_dir / "concierge.db").write_bytes(b"this is not a database file" * 100)
+    with pytest.raises(Exception):
+        queue.discard_draft("conv-broken")  # the failure the actions must survive
+    tracker = tracker_factory(slots={"concierge_consent": False, "handoff_reference": "H00042",
+                                     "concierge_topic": "general help"}, sender_id="conv-broken")
+    events = ActionConciergeSubmit().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_concierge_declined"]
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}.get("concierge_consent", "unset") is None
+    dispatcher.messages.clear()
+    ActionConciergeCancel().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_concierge_cancelled"]

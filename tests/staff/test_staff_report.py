@@ -162,6 +162,25 @@ def test_csv_holds_the_same_numbers_as_the_json(known):
     assert zero == [(z["time"], z["sender_id"], z["filters"]) for z in data["zero_results"]]
 
 
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted():
+    known = report.Report("2026-03-02", "2026-03-04", zero_results=[
+        {"time": "2026-03-02T10:00:00+00:00", "sender_id": "=HYPERLINK(\"http://x\",\"y\")",
+         "filters": "+cmd|' /C calc'!A0"},
+        {"time": "2026-03-02T11:00:00+00:00", "sender_id": "@SUM(1)", "filters": "-2+3"},
+        {"time": "2026-03-02T12:00:00+00:00", "sender_id": "conv-1", "filters": "category=snow"}])
+    known.topics = [report.TopicStats("=1+1", "A topic", 2)]
+    rows = list(csv.reader(io.StringIO(report.report_csv(known))))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], cells
+    zero = [row[1:] for row in rows if row[0] == "zero_result_search"]
+    assert zero == [["2026-03-02T10:00:00+00:00", "'=HYPERLINK(\"http://x\",\"y\")", "'+cmd|' /C calc'!A0"],
+                    ["2026-03-02T11:00:00+00:00", "'@SUM(1)", "'-2+3"],
+                    ["2026-03-02T12:00:00+00:00", "conv-1", "category=snow"]]
+    assert ["topic", "'=1+1", "count", "2"] in rows
+    assert ["total", "conversations", "", "0"] in rows  # numbers are left alone
+
+
 def test_html_tables_hold_the_same_numbers_as_the_json(known):
     page = parse_html(report.report_html(known))
     data = known.to_dict()
