@@ -444,6 +444,11 @@ class Cluster:
 def cmd_cluster(args: argparse.Namespace) -> int:
     data_dir, model = prepare()
     host = settings.get("HOST")
+    from bot.staff.auth import ensure_password, password_notice
+
+    new_staff_password = ensure_password(data_dir)  # the staff pages need one here too; printed once, hash kept
+    if new_staff_password:
+        print(password_notice(new_staff_password, f"http://{host}:{settings.get_int('WEB_PORT')}"), flush=True)
     print(f"Starting PostgreSQL, Redis, nginx, {args.servers} action servers and {args.servers} Rasa servers "
           "(about a minute to load the models) ...", flush=True)
     started = time.monotonic()
