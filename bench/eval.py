@@ -8,6 +8,15 @@ parses each with the trained model, and prints accuracy, macro precision/recall/
 precision/recall/F1 table, the out-of-scope rate (messages labelled out_of_scope or other_jurisdiction that
 get the scope answer) and the confusions. Then runs the conversation tests (tests/stories/*.yml) with
 `rasa test core --fail-on-prediction-errors` and exits 1 if any story fails (skip them with --no-stories).
+
+    python -m bench.eval --quick [--folds N]
+
+For trying classifier changes without `rasa train`: fits the classifier's scikit-learn pipeline
+(bot.nlu.classifier.build_pipeline with the config.yml settings) in-process on the same training data the
+importers give Rasa, applies the scope rule and the fallback threshold as the server does, and reports the
+held-out questions only (never the founder test set, so settings are not tuned on it). With --folds N it also
+cross-validates over the topics' training questions (each fold's questions left out of that fold's fit), a
+second, larger check that a change is not fitted to the 355 held-out questions. Takes about a minute a fit.
 """
 from __future__ import annotations
 
@@ -146,12 +155,111 @@ def ranked(parse: dict) -> list[str]:
     return [r["name"] for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
 
 
+def _pipeline_settings() -> tuple[dict, float]:
+    """(classifier config, fallback threshold) as config.yml sets them."""
+    from bot.nlu.classifier import TfidfIntentClassifier
+
+    config = yaml.safe_load((settings.PROJECT_ROOT / "config.yml").read_text())
+    classifier, threshold = dict(TfidfIntentClassifier.get_default_config()), 0.0
+    for step in config.get("pipeline", []):
+        if step["name"].endswith("TfidfIntentClassifier"):
+            classifier.update({k: v for k, v in step.items() if k != "name"})
+        elif step["name"] == "FallbackClassifier":
+            threshold = float(step.get("threshold", 0.3))
+    return classifier, threshold
+
+
+def quick_predictions(pipeline, texts: list[str], scope_terms: dict, threshold: float) -> tuple[list[str], list[list[str]]]:
+    """(intent after the scope rule and the fallback threshold, ranked intents) for each text."""
+    import numpy as np
+
+    from bot.nlu.classifier import OTHER_JURISDICTION, apply_scope_rule, terms_pattern
+
+    other = terms_pattern(scope_terms.get(OTHER_JURISDICTION, []))
+    home = terms_pattern(scope_terms.get("home_jurisdiction", []))
+    labels = pipeline.classes_
+    got, rankings = [], []
+    for text, row in zip(texts, pipeline.predict_proba(texts)):
+        order = np.argsort(row)[::-1][:10]
+        ranking = [{"name": str(labels[i]), "confidence": float(row[i])} for i in order]
+        rankings.append([r["name"] for r in ranking])
+        ranking = apply_scope_rule(text, ranking, other, home)
+        got.append(ranking[0]["name"] if ranking[0]["confidence"] >= threshold else FALLBACK)
+    return got, rankings
+
+
+def quick(folds: int) -> dict:
+    """Held-out (and optionally cross-validated) figures of the classifier fitted in-process; see the docstring."""
+    import hashlib
+
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    from bot.knowledge.loader import load_knowledge
+    from bot.knowledge.training import split_questions
+    from bot.nlu.classifier import build_pipeline
+
+    config, threshold = _pipeline_settings()
+    root = settings.PROJECT_ROOT
+    importer = TrainingDataImporter.load_from_config(
+        str(root / "config.yml"), domain_path=str(root / "domain"), training_data_paths=[str(root / "data")])
+    data = importer.get_nlu_data()
+    texts = [e.get("text") for e in data.intent_examples if e.get("text") and e.get("intent")]
+    labels = [e.get("intent") for e in data.intent_examples if e.get("text") and e.get("intent")]
+    tables = {t["name"]: list(t["elements"]) for t in data.lookup_tables or []}
+    heldout = heldout_examples()
+    report: dict = {"config": config, "fallback_threshold": threshold}
+
+    def measure(name: str, train: list[tuple[str, str]], test: list[tuple[str, str]]) -> dict:
+        pipeline = build_pipeline(config).fit([t for t, _ in train], [i for _, i in train])
+        got, rankings = quick_predictions(pipeline, [t for t, _ in test], tables, threshold)
+        result = scores([(expected, g) for (_, expected), g in zip(test, got)])
+        result["top1_before_fallback"] = sum(r[0] == e for r, (_, e) in zip(rankings, test)) / len(test)
+        result["top3"] = sum(e in r[:3] for r, (_, e) in zip(rankings, test)) / len(test)
+        print(f"{name}: {len(test)} examples, accuracy {result['accuracy']:.3f}, macro F1 {result['macro_f1']:.3f}, "
+              f"top-1 before fallback {result['top1_before_fallback']:.3f}, top 3 {result['top3']:.3f}", flush=True)
+        return result
+
+    pairs = list(zip(texts, labels))
+    report["held-out topic questions"] = measure("held-out topic questions", pairs, heldout)
+    if folds > 1:
+        knowledge, _ = load_knowledge(settings.path("KNOWLEDGE_DIR"))
+        train_questions, _ = split_questions(knowledge.topics)
+        questions = {(q, intent) for intent, qs in train_questions.items() for q in qs}
+
+        def fold_of(text: str) -> int:
+            return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % folds
+
+        for fold in range(folds):
+            left_out = [p for p in pairs if p in questions and fold_of(p[0]) == fold]
+            kept = [p for p in pairs if not (p in questions and fold_of(p[0]) == fold)]
+            result = measure(f"cross-validation fold {fold + 1}/{folds}", kept, left_out)
+            report.setdefault("folds", []).append({k: result[k] for k in ("examples", "accuracy", "macro_f1", "top3")})
+        n = sum(f["examples"] for f in report["folds"])
+        report["cross-validation"] = {
+            "examples": n,
+            "accuracy": sum(f["accuracy"] * f["examples"] for f in report["folds"]) / n,
+            "top3": sum(f["top3"] * f["examples"] for f in report["folds"]) / n,
+        }
+        cv = report["cross-validation"]
+        print(f"cross-validation over {n} training questions: accuracy {cv['accuracy']:.3f}, top 3 {cv['top3']:.3f}")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model archive (default: train or reuse the current one)")
     parser.add_argument("--json", type=Path, help="also write the full report as JSON here")
     parser.add_argument("--no-stories", action="store_true", help="skip the conversation tests (tests/stories)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fit the classifier in-process and report the held-out questions only (no rasa train)")
+    parser.add_argument("--folds", type=int, default=0, help="with --quick: also cross-validate in N folds")
     args = parser.parse_args(argv)
+
+    if args.quick:
+        report = quick(args.folds)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return 0
 
     from bot.services import ensure_model
 

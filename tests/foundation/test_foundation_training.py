@@ -113,3 +113,21 @@ def test_the_scope_terms_come_from_the_lookup_tables_in_the_nlu_data():
     data = yaml.safe_load((settings.PROJECT_ROOT / "data" / "nlu" / "out_of_scope.yml").read_text())
     lookups = {item["lookup"]: item["examples"] for item in data["nlu"] if "lookup" in item}
     assert "sasktenders" in lookups["other_jurisdiction"] and "ontario" in lookups["home_jurisdiction"]
+
+
+def test_the_quick_eval_applies_the_scope_rule_and_fallback_threshold_like_the_server():
+    from bench.eval import FALLBACK, _pipeline_settings, quick_predictions
+    from bot.nlu.classifier import TfidfIntentClassifier, build_pipeline
+
+    texts = ["how do i invoice the ministry", "where do i send my bill", "invoice address please",
+             "what is a vendor of record", "explain vor arrangements", "vor meaning",
+             "register on a portal elsewhere", "another province portal", "selling outside here"]
+    labels = ["topic_invoicing"] * 3 + ["topic_vor_what_is"] * 3 + ["other_jurisdiction"] * 3
+    pipeline = build_pipeline(TfidfIntentClassifier.get_default_config()).fit(texts, labels)
+    terms = {"other_jurisdiction": ["alberta"], "home_jurisdiction": ["ontario"]}
+    got, rankings = quick_predictions(pipeline, ["who gets my invoice", "alberta invoice", "vor meaning"], terms, 0.0)
+    assert got == ["topic_invoicing", "other_jurisdiction", "topic_vor_what_is"]
+    assert rankings[1][0] == "topic_invoicing" and sorted(rankings[0]) == sorted(set(labels))
+    assert quick_predictions(pipeline, ["zzz"], terms, 1.01)[0] == [FALLBACK]  # below the threshold
+    config, threshold = _pipeline_settings()  # read from config.yml, as Rasa reads it
+    assert config["C"] > 0 and 0 < threshold < 1
