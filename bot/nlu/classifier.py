@@ -25,7 +25,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
+                                      PREDICTED_CONFIDENCE_KEY, TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -71,6 +72,28 @@ def apply_scope_rule(text: Text, ranking: List[Dict[Text, Any]], other: Optional
     if names_home and top[INTENT_NAME_KEY] == OTHER_JURISDICTION and len(ranking) > 1:
         return [*ranking[1:], top]
     return ranking
+
+
+ANSWER_INTENT = "flow_inform"
+VALUE_ENTITIES = frozenset({"date", "amount", "employees"})
+
+
+def apply_answer_rule(text: Text, entities: List[Dict[Text, Any]],
+                      ranking: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """The ranking with flow_inform first (confidence 1.0) when the message is nothing but a date, an amount or
+    a head count ("2026-12-01", "$40,000", "12 employees"): that is an answer to the question a flow asked, never
+    a topic question, however its digits happen to resemble a topic's example questions."""
+    spans = [(e.get("start"), e.get("end")) for e in entities or [] if e.get("entity") in VALUE_ENTITIES]
+    if not ranking or not spans or all(r[INTENT_NAME_KEY] != ANSWER_INTENT for r in ranking):
+        return ranking
+    rest = list(text)
+    for start, end in spans:
+        if isinstance(start, int) and isinstance(end, int):
+            rest[start:end] = [" "] * (end - start)
+    if any(ch.isalnum() for ch in rest):
+        return ranking
+    others = [r for r in ranking if r[INTENT_NAME_KEY] != ANSWER_INTENT]
+    return [{INTENT_NAME_KEY: ANSWER_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}, *others][: len(ranking)]
 
 
 def build_pipeline(config: Dict[Text, Any]) -> Any:
@@ -174,6 +197,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             order = np.argsort(row)[::-1][: self.config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: str(labels[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
             ranking = apply_scope_rule(message.get(TEXT), ranking, self._other, self._home)
+            ranking = apply_answer_rule(message.get(TEXT), message.get(ENTITIES) or [], ranking)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -154,7 +154,8 @@ def test_conversations_survive_alternating_servers_a_crash_and_a_full_restart(cl
     senders = [f"founder-{i:02d}" for i in range(CONVERSATIONS)]
     topic_of = {s: TOPICS[i % len(TOPICS)] for i, s in enumerate(senders)}
     later_topic_of = {s: TOPICS[(i + 2) % len(TOPICS)] for i, s in enumerate(senders)}
-    script = {s: ["hi", f"/{intent_for(topic_of[s])}", "/request_human", "thanks"] for s in senders}
+    # Asking for a person opens the concierge consent question; these founders decline ("/flow_no").
+    script = {s: ["hi", f"/{intent_for(topic_of[s])}", "/request_human", "/flow_no"] for s in senders}
 
     # 1. Each conversation's messages alternate between the two Rasa servers (half start on each).
     def converse(sender: str) -> str:
@@ -188,11 +189,13 @@ def test_conversations_survive_alternating_servers_a_crash_and_a_full_restart(cl
     run_all(next_topic, senders[half:])  # through nginx: the dead server's share moves to the live one
 
     def ask_for_person(sender: str) -> str:
-        return handoff_topic(send(second.rasa_url, sender, "/request_human"))
+        topic = handoff_topic(send(second.rasa_url, sender, "/request_human"))
+        assert send(second.rasa_url, sender, "/flow_no")  # declines to leave details again
+        return topic
 
     for sender, recorded in zip(senders, run_all(ask_for_person, senders)):
         assert recorded == topic_title(later_topic_of[sender]), sender
-    expected_texts = {s: script[s] + [f"/{intent_for(later_topic_of[s])}", "/request_human"]
+    expected_texts = {s: script[s] + [f"/{intent_for(later_topic_of[s])}", "/request_human", "/flow_no"]
                       for s in senders}
     before_restart = {}
     for sender in senders:

@@ -131,3 +131,24 @@ def test_the_quick_eval_applies_the_scope_rule_and_fallback_threshold_like_the_s
     assert quick_predictions(pipeline, ["zzz"], terms, 1.01)[0] == [FALLBACK]  # below the threshold
     config, threshold = _pipeline_settings()  # read from config.yml, as Rasa reads it
     assert config["C"] > 0 and 0 < threshold < 1
+
+
+def test_a_message_that_is_only_a_date_or_amount_answers_the_flow_question():
+    from bot.nlu.classifier import apply_answer_rule
+    from bot.nlu.extract import extract_entities as extract
+
+    ranking = [{"name": "topic_trade_agreements", "confidence": 0.4}, {"name": "flow_inform", "confidence": 0.3},
+               {"name": "out_of_scope", "confidence": 0.1}]
+
+    def top(text: str) -> tuple[str, float]:
+        entities = [e.as_rasa() for e in extract(text)]
+        first = apply_answer_rule(text, entities, ranking)[0]
+        return first["name"], first["confidence"]
+
+    assert top("2026-11-28") == ("flow_inform", 1.0)
+    assert top("$40,000") == ("flow_inform", 1.0)
+    assert top("12 employees") == ("flow_inform", 1.0)
+    # Words beyond the value, or a glossary term alone, stay with the classifier.
+    assert top("what changed in the 2026-2027 cfta thresholds")[0] == "topic_trade_agreements"
+    assert top("vor?")[0] == "topic_trade_agreements"
+    assert apply_answer_rule("2026-11-28", [], ranking) == ranking  # no entity found: unchanged
