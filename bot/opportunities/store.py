@@ -101,7 +101,9 @@ def _create_fts_triggers(conn: sqlite3.Connection, index: str) -> None:
     delete = f"INSERT INTO {index}({index}, rowid, {cols}) VALUES ('delete', old.id, {old_cols});"
     conn.execute(f"CREATE TRIGGER IF NOT EXISTS {ai} AFTER INSERT ON opportunities BEGIN {insert} END")
     conn.execute(f"CREATE TRIGGER IF NOT EXISTS {ad} AFTER DELETE ON opportunities BEGIN {delete} END")
-    conn.execute(f"CREATE TRIGGER IF NOT EXISTS {au} AFTER UPDATE OF {cols} ON opportunities BEGIN {delete} {insert} END")
+    conn.execute(
+        f"CREATE TRIGGER IF NOT EXISTS {au} AFTER UPDATE OF {cols} ON opportunities BEGIN {delete} {insert} END"
+    )
 
 
 def _drop_fts_triggers(conn: sqlite3.Connection, index: str) -> None:
@@ -326,6 +328,10 @@ def _iso(value: dt.datetime | dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+# json.dumps(value, ensure_ascii=False) without building an encoder per call (eight lists a row).
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _record_row(opp: Opportunity) -> dict:
     row = {
         "source": opp.source, "reference": opp.reference, "solicitation_number": opp.solicitation_number,
@@ -342,7 +348,7 @@ def _record_row(opp: Opportunity) -> dict:
         "min_value": opp.min_value, "max_value": opp.max_value,
     }
     for name in LIST_COLUMNS:
-        row[name] = json.dumps(getattr(opp, name), ensure_ascii=False)
+        row[name] = _to_json(getattr(opp, name))
     row["category_text"] = " ".join(opp.category + opp.unspsc_descriptions + opp.gsin_descriptions)
     row["content_hash"] = hashlib.sha1("\x1f".join(map(str, row.values())).encode()).hexdigest()
     return row
@@ -450,6 +456,16 @@ def load(
     return report
 
 
+_JUNCTION_INSERTS = {
+    "opportunity_regions":
+        "INSERT OR IGNORE INTO opportunity_regions (region, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+    "opportunity_categories":
+        "INSERT OR IGNORE INTO opportunity_categories (category, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+    "opportunity_unspsc":
+        "INSERT OR IGNORE INTO opportunity_unspsc (code, closing_ts, opportunity_id) VALUES (?, ?, ?)",
+}
+
+
 def _write_batch(
     conn: sqlite3.Connection, batch: list[tuple[Opportunity, dict]], report: LoadReport, stamp: str,
     bits: _FilterBits,
@@ -464,6 +480,23 @@ def _write_batch(
             [batch[0][0].source, *chunk],
         ):
             existing[row[0]] = row[1:]
+    # The slim listings rows and the junction rows are written once per batch (executemany), not per notice.
+    listings: list[tuple] = []
+    junctions: dict[str, list[tuple]] = {table: [] for table in _JUNCTION_INSERTS}
+
+    def flush() -> None:
+        if listings:
+            conn.executemany(
+                "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value, "
+                "region_bits, category_bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                listings,
+            )
+            listings.clear()
+        for table, sql in _JUNCTION_INSERTS.items():
+            if junctions[table]:
+                conn.executemany(sql, junctions[table])
+                junctions[table].clear()
+
     for opp, row in batch:
         report.rows += 1
         old = existing.get(opp.reference)
@@ -490,6 +523,7 @@ def _write_batch(
                     (opp.source, opp.reference, stamp, old_amendment, row["amendment_number"],
                      old_closing, row["closing"], old_title, row["title_en"]),
                 )
+            flush()  # the same notice may already be pending from earlier in this batch
             for table in ("opportunity_regions", "opportunity_categories", "opportunity_unspsc"):
                 conn.execute(f"DELETE FROM {table} WHERE opportunity_id = ?", (opportunity_id,))
         existing[opp.reference] = (opportunity_id, row["content_hash"], row["amendment_number"],
@@ -497,24 +531,12 @@ def _write_batch(
         closing_ts = row["closing_ts"]
         regions = [region.lower() for region in opp.regions]
         categories = [category.lower() for category in opp.category]
-        conn.execute(
-            "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value, "
-            "region_bits, category_bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"], row["max_value"],
-             bits.mask("region", regions), bits.mask("category", categories)),
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO opportunity_regions (region, closing_ts, opportunity_id) VALUES (?, ?, ?)",
-            [(region, closing_ts, opportunity_id) for region in regions],
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO opportunity_categories (category, closing_ts, opportunity_id) VALUES (?, ?, ?)",
-            [(category, closing_ts, opportunity_id) for category in categories],
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO opportunity_unspsc (code, closing_ts, opportunity_id) VALUES (?, ?, ?)",
-            [(code, closing_ts, opportunity_id) for code in opp.unspsc],
-        )
+        listings.append((opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"],
+                         row["max_value"], bits.mask("region", regions), bits.mask("category", categories)))
+        junctions["opportunity_regions"].extend((region, closing_ts, opportunity_id) for region in regions)
+        junctions["opportunity_categories"].extend((category, closing_ts, opportunity_id) for category in categories)
+        junctions["opportunity_unspsc"].extend((code, closing_ts, opportunity_id) for code in opp.unspsc)
+    flush()
 
 
 def record_status(db: sqlite_utils.Database, source: str, **values) -> None:
