@@ -348,7 +348,8 @@ def _record_row(opp: Opportunity) -> dict:
         "min_value": opp.min_value, "max_value": opp.max_value,
     }
     for name in LIST_COLUMNS:
-        row[name] = _to_json(getattr(opp, name))
+        value = getattr(opp, name)
+        row[name] = "[]" if value == [] else _to_json(value)
     row["category_text"] = " ".join(opp.category + opp.unspsc_descriptions + opp.gsin_descriptions)
     row["content_hash"] = hashlib.sha1("\x1f".join(map(str, row.values())).encode()).hexdigest()
     return row
