@@ -484,8 +484,10 @@ def _write_batch(
     # The slim listings rows and the junction rows are written once per batch (executemany), not per notice.
     listings: list[tuple] = []
     junctions: dict[str, list[tuple]] = {table: [] for table in _JUNCTION_INSERTS}
+    pending: set[int] = set()  # notices with rows in those lists
 
     def flush() -> None:
+        pending.clear()
         if listings:
             conn.executemany(
                 "INSERT OR REPLACE INTO listings (id, closing_ts, buyer_type, source, min_value, max_value, "
@@ -524,7 +526,8 @@ def _write_batch(
                     (opp.source, opp.reference, stamp, old_amendment, row["amendment_number"],
                      old_closing, row["closing"], old_title, row["title_en"]),
                 )
-            flush()  # the same notice may already be pending from earlier in this batch
+            if opportunity_id in pending:
+                flush()  # the same notice came earlier in this batch: write its rows before replacing them
             for table in ("opportunity_regions", "opportunity_categories", "opportunity_unspsc"):
                 conn.execute(f"DELETE FROM {table} WHERE opportunity_id = ?", (opportunity_id,))
         existing[opp.reference] = (opportunity_id, row["content_hash"], row["amendment_number"],
@@ -532,6 +535,7 @@ def _write_batch(
         closing_ts = row["closing_ts"]
         regions = [region.lower() for region in opp.regions]
         categories = [category.lower() for category in opp.category]
+        pending.add(opportunity_id)
         listings.append((opportunity_id, closing_ts, row["buyer_type"], opp.source, row["min_value"],
                          row["max_value"], bits.mask("region", regions), bits.mask("category", categories)))
         junctions["opportunity_regions"].extend((region, closing_ts, opportunity_id) for region in regions)
