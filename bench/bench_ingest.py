@@ -4,6 +4,8 @@
 
 Prints rows/s, total seconds and peak RSS; then repeats the ingest at a fifth of the size in a fresh process,
 so the two peaks show whether memory grows with the file (it should not: the parse streams).
+Each run loads into an empty store: a first refresh, whose full-text indexes are built in one pass at the end
+(store.load's bulk path) rather than row by row.
 """
 from __future__ import annotations
 

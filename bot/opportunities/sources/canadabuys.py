@@ -49,10 +49,13 @@ def column_index(header: list[str]) -> dict[tuple[str, str | None], int]:
     return index
 
 
+_URL_SPLIT = re.compile(r",(?=\s*https?://)")
+
+
 def _attachments(cell: str) -> list[str]:
     urls = []
-    for line in split_multi(cell):
-        urls.extend(u.strip() for u in re.split(r",(?=\s*https?://)", line) if u.strip())
+    for line in _multi(cell):
+        urls.extend(u.strip() for u in _URL_SPLIT.split(line) if u.strip())
     return urls
 
 
@@ -63,22 +66,46 @@ def parse(stream: TextIO, *, source: str = "canadabuys", **_options) -> Iterator
     missing = [key for key, lang in REQUIRED if (key, lang) not in index and (key, None) not in index]
     if missing:
         raise FeedFormatError("CanadaBuys feed lacks required column(s): " + ", ".join(missing))
+    # Each (key, language) the record reads is resolved to its column once per feed, not once per cell; a
+    # column the feed lacks reads as "" (position -1, the blank cell appended to every record below).
+    positions: dict[tuple[str, str | None], int] = {}
+
+    def position(key: str, lang: str | None) -> int:
+        found = index.get((key, lang))
+        if found is None and lang is None:
+            found = index.get((key, "en"))
+        return found if found is not None else -1
+
     for item in records:
         if isinstance(item, RowError):
             yield item
             continue
         line, cells = item
+        cells.append("")
 
         def cell(key: str, lang: str | None = None) -> str:
-            position = index.get((key, lang))
-            if position is None and lang is None:
-                position = index.get((key, "en"))
-            return cells[position] if position is not None else ""
+            try:
+                return cells[positions[key, lang]]
+            except KeyError:
+                positions[key, lang] = position(key, lang)
+                return cells[positions[key, lang]]
 
         try:
             yield _record(cell, source)
         except ValueError as exc:
             yield RowError(line, str(exc))
+
+
+def _multi(cell: str) -> list[str]:
+    """split_multi, with a short cut for the usual empty or single-line cell (same result)."""
+    if not cell:
+        return []
+    if "\n" in cell or "\r" in cell:
+        return split_multi(cell)
+    value = cell.strip()
+    if value.startswith("*"):
+        value = value[1:].strip()
+    return [value] if value else []
 
 
 def _record(cell, source: str) -> Opportunity:
@@ -91,10 +118,10 @@ def _record(cell, source: str) -> Opportunity:
         raise ValueError(f"{reference}: no title")
     closing = parse_closing(cell("tenderclosingdate"))
     regions = normalize_regions(
-        split_multi(cell("regionsofopportunity", "en")) + split_multi(cell("regionsofdelivery", "en"))
+        _multi(cell("regionsofopportunity", "en")) + _multi(cell("regionsofdelivery", "en"))
     )
     categories = []
-    for code in split_multi(cell("procurementcategory")):
+    for code in _multi(cell("procurementcategory")):
         name = CATEGORY_CODES.get(code.upper(), code.lower())
         if name not in categories:
             categories.append(name)
@@ -109,14 +136,14 @@ def _record(cell, source: str) -> Opportunity:
         buyer=clean(cell("contractingentityname", "en")) or clean(cell("contractingentityname", "fr")),
         buyer_type="federal",
         category=categories,
-        unspsc=split_multi(cell("unspsc")),
-        unspsc_descriptions=split_multi(cell("unspscdescription", "en")),
-        gsin=split_multi(cell("gsin")),
-        gsin_descriptions=split_multi(cell("gsindescription", "en")),
+        unspsc=_multi(cell("unspsc")),
+        unspsc_descriptions=_multi(cell("unspscdescription", "en")),
+        gsin=_multi(cell("gsin")),
+        gsin_descriptions=_multi(cell("gsindescription", "en")),
         regions=regions,
         notice_type=clean(cell("noticetype", "en")),
         method=clean(cell("procurementmethod", "en")),
-        trade_agreements=split_multi(cell("tradeagreements", "en")),
+        trade_agreements=_multi(cell("tradeagreements", "en")),
         published=parse_date(cell("publicationdate")),
         closing=closing,
         status=clean(cell("tenderstatus", "en")).lower(),
