@@ -43,7 +43,8 @@ def ask_for_a_person(chat: Chat, name: str, email: str) -> str:
 def staff_data(stack):
     """Conversations in the stack's tracker store: two unanswerable questions and one concierge request."""
     Chat(stack.rasa_url).texts(f"{GAP_WORD} blorp wibble frobnicate")
-    Chat(stack.rasa_url).texts(f"{GAP_WORD} blorp wibble frobnicate please")
+    # (not "... please": that word alone lifts flow_inform just over the fallback threshold)
+    Chat(stack.rasa_url).texts(f"{GAP_WORD} blorp wibble frobnicate zorb")
     founder = Chat(stack.rasa_url)
     reference = ask_for_a_person(founder, "Jane Tremblay", f"jane.{uuid.uuid4().hex[:6]}@example.ca")
     return {"reference": reference, "founder": founder.sender}
