@@ -87,11 +87,14 @@ class WebHandler(SimpleHTTPRequestHandler):
             self.send_header("Access-Control-Allow-Origin", "*")
         super().end_headers()
 
-    def _send_bytes(self, body: bytes, content_type: str, status: int = 200, cache: str = "no-cache") -> None:
+    def _send_bytes(self, body: bytes, content_type: str, status: int = 200, cache: str = "no-cache",
+                    headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", cache)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -133,26 +136,16 @@ class WebHandler(SimpleHTTPRequestHandler):
             if calendar is None:
                 self.send_error(400, "Not a calendar link")
                 return
-            self.send_response(200)
-            body = calendar.encode("utf-8")
-            self.send_header("Content-Type", "text/calendar; charset=utf-8")
-            self.send_header("Content-Disposition", 'attachment; filename="bid-readiness.ics"')
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send_bytes(calendar.encode("utf-8"), "text/calendar; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="bid-readiness.ics"'})
             return
         if path == ALERTS_UNSUBSCRIBE_PATH:
             self._send_unsubscribe_page("GET")
             return
-        if self.path.split("?", 1)[0] == "/config.js":
+        if path == "/config.js":
             rasa_url = settings.get("PUBLIC_RASA_URL") or f"http://{settings.get('HOST')}:{settings.get('RASA_PORT')}"
             body = f"window.NAVIGATOR_CONFIG = {json.dumps({'rasaUrl': rasa_url})};\n".encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/javascript; charset=utf-8")
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send_bytes(body, "application/javascript; charset=utf-8", cache="no-store")
             return
         super().do_GET()
 

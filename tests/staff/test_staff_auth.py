@@ -23,15 +23,6 @@ PROTECTED = [route for route in ROUTES if not route.public]
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "data"
-    directory.mkdir()
-    monkeypatch.setenv("DATA_DIR", str(directory))
-    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
-    return directory
-
-
-@pytest.fixture
 def server(data_dir):
     running, stop = start_staff_server(data_dir, session_minutes=30)
     yield running

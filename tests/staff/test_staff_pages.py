@@ -26,15 +26,6 @@ def _write_knowledge(root: Path) -> Path:
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "data"
-    directory.mkdir()
-    monkeypatch.setenv("DATA_DIR", str(directory))
-    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
-    return directory
-
-
-@pytest.fixture
 def knowledge_dir(tmp_path):
     """Every entry reviewed 2026-11-01 every 180 days (due 2027-04-30), except one overdue and one due soon."""
     root = _write_knowledge(tmp_path)
