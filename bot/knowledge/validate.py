@@ -2,7 +2,8 @@
 
 `validate` = the per-file checks done while loading (syntax, front matter, fields) + `check_knowledge`, the
 checks that look across entries and files (ids, references, threshold bands, duplicate questions, dates).
-`check_knowledge` is pure: "today" is passed in, so tests pin it.
+`check_knowledge` is pure apart from reading the core intents' examples (`data/nlu/*.yml`) when they are not
+passed in: "today" is passed in, so tests pin it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
-from bot import clock
+import yaml
+
+from bot import clock, settings
 from bot.knowledge.loader import Knowledge, Problem, RowOrigin, load_knowledge
 from bot.knowledge.schema import TABLE_FIELDS, TABLE_FILES, key_field
 
@@ -22,21 +25,33 @@ THRESHOLD_TABLES = ("methods", "trade_agreements", "preferences")
 ANY = "any"
 
 
-def validate(knowledge_dir: Path | str, today: dt.date | None = None) -> list[Problem]:
+NLU_DIR = settings.PROJECT_ROOT / "data" / "nlu"
+# (intent, "data/nlu/file.yml:line") of each core-intent example, keyed by normalize_question
+CoreExamples = dict[str, tuple[str, str]]
+
+
+def validate(knowledge_dir: Path | str, today: dt.date | None = None, nlu_dir: Path | None = None) -> list[Problem]:
     """All problems in the knowledge folder, sorted by file and line; an empty list means it is valid.
 
-    `today` defaults to `bot.clock.today()` (Ontario's date); pass it to pin a test.
+    `today` defaults to `bot.clock.today()` (Ontario's date); pass it to pin a test. `nlu_dir` holds the core
+    intents' training data (default: the project's data/nlu).
     """
     knowledge, problems = load_knowledge(knowledge_dir)
-    return sorted(set(problems) | set(check_knowledge(knowledge, today or clock.today())))
+    core = core_intent_examples(nlu_dir or NLU_DIR)
+    return sorted(set(problems) | set(check_knowledge(knowledge, today or clock.today(), core)))
 
 
-def check_knowledge(knowledge: Knowledge, today: dt.date) -> list[Problem]:
-    """The checks that look across entries: ids, references, bands, duplicates, dates against `today`."""
+def check_knowledge(knowledge: Knowledge, today: dt.date, core_examples: CoreExamples | None = None) -> list[Problem]:
+    """The checks that look across entries: ids, references, bands, duplicates, dates against `today`.
+
+    `core_examples` (default: read from data/nlu) are the core intents' examples a topic question must not repeat.
+    """
     problems: list[Problem] = []
     problems += _check_topic_ids(knowledge)
     problems += _check_related(knowledge)
     problems += _check_duplicate_questions(knowledge)
+    problems += _check_core_examples(knowledge, core_intent_examples(NLU_DIR) if core_examples is None
+                                     else core_examples)
     problems += _check_row_keys(knowledge)
     problems += _check_references(knowledge)
     problems += _check_bands(knowledge)
@@ -108,6 +123,58 @@ def _check_duplicate_questions(knowledge: Knowledge) -> list[Problem]:
                                                           f"{where} ({other_path}:{other_line})"))
             else:
                 first_seen[key] = (topic.id, topic.path, line)
+    return problems
+
+
+def core_intent_examples(nlu_dir: Path) -> CoreExamples:
+    """The examples of the intents in `nlu_dir`/*.yml (greet, search_opportunities, ...), keyed for comparison.
+
+    A file that cannot be read or parsed is skipped: it is Rasa's training data, which `rasa data validate` and
+    training report on; this check only needs the examples it can read.
+    """
+    found: CoreExamples = {}
+    for path in sorted(Path(nlu_dir).glob("*.yml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        lines = text.splitlines()
+        shown = _shown_path(path)
+        items = data.get("nlu") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("intent"), str):
+                continue
+            for example in str(item.get("examples") or "").splitlines():
+                example = example.strip()
+                if not example.startswith("- "):
+                    continue
+                example = example[2:].strip()
+                line = next((n for n, raw in enumerate(lines, 1) if raw.strip() == f"- {example}"), 0)
+                found.setdefault(normalize_question(example), (item["intent"], f"{shown}:{line}"))
+    found.pop("", None)
+    return found
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(settings.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _check_core_examples(knowledge: Knowledge, core: CoreExamples) -> list[Problem]:
+    """A topic question that is also a core intent's example ("hi", "show me tenders") teaches the classifier two
+    answers for one message; Rasa's own data validation rejects it, so training would fail."""
+    problems = []
+    for topic in knowledge.topics:
+        for index, question in enumerate(topic.questions):
+            found = core.get(normalize_question(question))
+            if found:
+                line = topic.question_lines[index] if index < len(topic.question_lines) else topic.line
+                intent, where = found
+                problems.append(Problem(topic.path, line, f"question '{question}' is also an example of the "
+                                                          f"intent {intent} ({where}); reword or remove it"))
     return problems
 
 

@@ -84,6 +84,9 @@ CASES = [
     Case("duplicate question across topics", "topics/vor-types.md", "  - types of vendor of record",
          "  - What is a  VOR?!", "  - what is a vor", "duplicate question 'what is a vor': already in topic vor-types",
          reported_in="topics/vor-what-is.md"),
+    # The project's own data/nlu/opportunities.yml has "show me tenders" as a search_opportunities example.
+    Case("question that is a core intent's example", "topics/vor-types.md", "  - types of vendor of record",
+         "  - Show me tenders!", "  - Show me tenders!", "is also an example of the intent search_opportunities"),
     Case("too few questions", "topics/vor-what-is.md", "  - explain vendor of record to me\n", "",
          "questions:", "needs at least 6"),
     Case("event ends before it starts", "tables/events.yml", "ends: 2027-01-14T11:30:00-05:00",
@@ -119,6 +122,23 @@ def test_each_mistake_is_reported_at_its_line(knowledge_dir: Path, case: Case) -
     assert expected_line in [p.line for p in matching], "\n".join(map(str, matching))
     # The printable form is exactly what editors and CI annotate: path:line: message.
     assert str(matching[0]) == f"{matching[0].path}:{matching[0].line}: {matching[0].message}"
+
+
+def test_core_intent_example_is_reported_with_the_file_and_line_it_repeats(knowledge_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    nlu = tmp_path / "nlu"
+    nlu.mkdir()
+    (nlu / "chitchat.yml").write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hello\n'
+                                      '    - Types of  Vendor of Record?\n')
+    (nlu / "broken.yml").write_text("nlu: [unclosed\n")  # Rasa reports its own files; this check skips them
+    expected_line = line_number(knowledge_dir / "topics/vor-types.md", "  - types of vendor of record")
+
+    problems = validate(knowledge_dir, today=TODAY, nlu_dir=nlu)
+
+    assert [str(p) for p in problems] == [
+        f"topics/vor-types.md:{expected_line}: question 'types of vendor of record' is also an example of the "
+        f"intent greet ({nlu / 'chitchat.yml'}:6); reword or remove it"]
+    assert validate(knowledge_dir, today=TODAY, nlu_dir=tmp_path / "empty") == []
 
 
 def test_problem_prints_as_path_line_message() -> None:
