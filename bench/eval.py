@@ -3,7 +3,8 @@
     python -m bench.eval [--model PATH] [--json OUT]
 
 Uses the held-out split of the knowledge topics' example questions (bot.knowledge.training.split_questions
-keeps about one in six out of training) plus any labelled founder messages in tests/data/nlu_test_set.yml,
+keeps about one in six out of training) plus the labelled founder messages in tests/data/nlu_test_set.yml and
+tests/data/nlu_test_set_2.yml (a second set written later without sight of the training examples),
 parses each with the trained model, and prints accuracy, macro precision/recall/F1, a per-intent
 precision/recall/F1 table, the out-of-scope rate (messages labelled out_of_scope or other_jurisdiction that
 get the scope answer) and the confusions. Then runs the conversation tests (tests/stories/*.yml) with
@@ -32,6 +33,8 @@ import yaml
 from bot import settings
 
 TEST_SET = settings.PROJECT_ROOT / "tests" / "data" / "nlu_test_set.yml"
+# A second founder test set, written later by someone who saw neither the training examples nor the first set.
+TEST_SET_2 = settings.PROJECT_ROOT / "tests" / "data" / "nlu_test_set_2.yml"
 # Intents whose reply is the assistant's scope answer rather than a fact.
 SCOPE_INTENTS = ("out_of_scope", "other_jurisdiction")
 FALLBACK = "nlu_fallback"
@@ -264,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import ensure_model
 
     model = args.model or ensure_model(settings.data_dir(), quiet=True)
-    suites = {"held-out topic questions": heldout_examples(), "founder test set": test_set_examples()}
+    suites = {"held-out topic questions": heldout_examples(), "founder test set": test_set_examples(),
+              "founder test set 2": test_set_examples(TEST_SET_2)}
     report: dict = {"model": str(model)}
     for name, examples in suites.items():
         if not examples:

@@ -106,7 +106,8 @@ def build_pipeline(config: Dict[Text, Any]) -> Any:
         TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config["char_ngrams"]), sublinear_tf=True,
                         strip_accents="unicode"),
     )
-    classifier = LogisticRegression(C=config["C"], max_iter=config["max_iter"], random_state=config["random_state"])
+    classifier = LogisticRegression(C=config["C"], max_iter=config["max_iter"], random_state=config["random_state"],
+                                    class_weight=config.get("class_weight"))
     return make_pipeline(features, classifier)
 
 
@@ -130,7 +131,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 20.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5], "max_iter": 3000, "random_state": 1,
-                "ranking_length": 10, "scope_rule": True}
+                "class_weight": None, "ranking_length": 10, "scope_rule": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  pipeline: Optional[Any] = None, scope_terms: Optional[Dict[Text, List[Text]]] = None) -> None:
