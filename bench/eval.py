@@ -7,7 +7,8 @@ keeps about one in six out of training) plus the labelled founder messages in te
 tests/data/nlu_test_set_2.yml (a second set written later without sight of the training examples),
 parses each with the trained model, and prints accuracy, macro precision/recall/F1, a per-intent
 precision/recall/F1 table, the out-of-scope rate (messages labelled out_of_scope or other_jurisdiction that
-get the scope answer) and the confusions. Then runs the conversation tests (tests/stories/*.yml) with
+get the scope answer) and the confusions, and lists the founder test messages that have a near-copy among the
+training examples (bench.eval.near_copies), so a figure bought with copies shows. Then runs the conversation tests (tests/stories/*.yml) with
 `rasa test core --fail-on-prediction-errors` and exits 1 if any story fails (skip them with --no-stories).
 
     python -m bench.eval --quick [--folds N]
@@ -17,17 +18,19 @@ For trying classifier changes without `rasa train`: fits the classifier's scikit
 importers give Rasa, applies the scope rule and the fallback threshold as the server does, and reports the
 held-out questions only (never the founder test set, so settings are not tuned on it). With --folds N it also
 cross-validates over the topics' training questions (each fold's questions left out of that fold's fit), a
-second, larger check that a change is not fitted to the 355 held-out questions. Takes about a minute a fit.
+second, larger check that a change is not fitted to the held-out questions. Takes about a minute a fit.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bot import settings
@@ -56,6 +59,53 @@ def test_set_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
         return []
     data = yaml.safe_load(path.read_text()) or {}
     return [(item["text"], item["intent"]) for item in data.get("examples", [])]
+
+
+# A training example this close (cosine over word or character 3-5-gram TF-IDF) to a test message is a near-copy:
+# the test then measures memory, not understanding. Over the whole training set, pairs below about 0.75 are
+# mostly the same topic in shared words ("as a vendor of record what monthly paperwork..." ~ "what is a vendor of
+# record"); at 0.75 and above they are the same message ("hey! 👋" ~ "hey", "ok next few?" ~ "ok next").
+# (Lines added on 2026-11-26 were screened harder: none is within 0.42 of a message of the first set.)
+NEAR_COPY = 0.75
+_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def training_texts(nlu_dir: Path | None = None) -> list[str]:
+    """Every text the classifier learns from: the core intents' examples (data/nlu/*.yml, annotations removed)
+    and the topics' training examples (questions that are not held out, titles, answer sentences)."""
+    from bot.knowledge.loader import load_knowledge
+    from bot.knowledge.training import training_examples
+
+    texts = []
+    for path in sorted((nlu_dir or settings.PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if isinstance(item, dict) and "intent" in item:
+                texts += [_ANNOTATION.sub(r"\1", line.strip()[2:]).strip()
+                          for line in str(item.get("examples") or "").splitlines() if line.strip().startswith("- ")]
+    knowledge, _ = load_knowledge(settings.path("KNOWLEDGE_DIR"))
+    texts += [text for examples in training_examples(knowledge.topics).values() for text in examples]
+    return texts
+
+
+def near_copies(train: list[str], test: list[str], threshold: float = NEAR_COPY) -> list[tuple[float, str, str]]:
+    """(similarity, test message, training example) for each test message whose closest training example is at
+    least `threshold` similar (the larger of the word and the character n-gram cosine), closest first."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    if not train or not test:
+        return []
+    similarity = None
+    for vectorizer in (TfidfVectorizer(), TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5))):
+        vectorizer.fit(train + test)
+        cosine = cosine_similarity(vectorizer.transform(test), vectorizer.transform(train))
+        similarity = cosine if similarity is None else np.maximum(similarity, cosine)
+    found = []
+    for i, message in enumerate(test):
+        j = int(similarity[i].argmax())
+        if similarity[i, j] >= threshold:
+            found.append((round(float(similarity[i, j]), 3), message, train[j]))
+    return sorted(found, reverse=True)
 
 
 def scores(pairs: list[tuple[str, str]]) -> dict:
@@ -287,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         result["scope"] = scope_figures([(expected, g) for (_, expected), g in zip(examples, got)])
         report[name] = result
         print_report(name, result)
+    founder = [text for name, examples in suites.items() if name.startswith("founder") for text, _ in examples]
+    copies = near_copies(training_texts(), founder)
+    report["near_copies"] = [{"similarity": sim, "test": test, "training": train} for sim, test, train in copies]
+    print(f"\n== near-copies: {len(copies)} founder test messages have a training example within cosine {NEAR_COPY}"
+          + "".join(f"\n  {sim:.2f} {test!r} ~ {train!r}" for sim, test, train in copies))
     status = 0
     if not args.no_stories:
         passed, summary = run_stories(model)

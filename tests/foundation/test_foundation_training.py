@@ -152,3 +152,36 @@ def test_a_message_that_is_only_a_date_or_amount_answers_the_flow_question():
     assert top("what changed in the 2026-2027 cfta thresholds")[0] == "topic_trade_agreements"
     assert top("vor?")[0] == "topic_trade_agreements"
     assert apply_answer_rule("2026-11-28", [], ranking) == ranking  # no entity found: unchanged
+
+
+def test_near_copies_finds_a_reworded_training_example_and_ignores_a_message_on_the_same_topic():
+    from bench.eval import NEAR_COPY, near_copies
+
+    train = ["how do i become a vendor of record in ontario", "Hey!", "show me IT tenders closing this month"]
+    test = ["How do I become a Vendor of Record in Ontario??",          # the same message retyped
+            "hey 👋",                                                  # a greeting is a greeting
+            "our vor sales report is late, what do we owe supply ontario",  # same topic words, another question
+            "whats the weather in sudbury"]
+    found = near_copies(train, test)
+    assert {(message, example) for _, message, example in found} == {
+        ("How do I become a Vendor of Record in Ontario??", "how do i become a vendor of record in ontario"),
+        ("hey 👋", "Hey!")}
+    assert all(similarity >= NEAR_COPY for similarity, _, _ in found)
+    assert [similarity for similarity, _, _ in found] == sorted((s for s, _, _ in found), reverse=True)
+    assert near_copies(train, test, threshold=1.01) == [] and near_copies([], test) == []
+
+
+def test_training_texts_are_the_core_examples_without_annotations_and_the_topics_training_examples(tmp_path):
+    from bench.eval import training_texts
+    from bot import settings
+    from bot.knowledge.loader import load_knowledge
+    from bot.knowledge.training import split_questions
+
+    (tmp_path / "chitchat.yml").write_text('version: "3.1"\nnlu:\n- intent: define_term\n  examples: |\n'
+                                           "    - what's an [RFSQ](term)\n    - hello there\n"
+                                           "- lookup: places\n  examples: |\n    - sudbury\n")
+    texts = training_texts(tmp_path)
+    assert texts[:2] == ["what's an RFSQ", "hello there"] and "sudbury" not in texts
+    train, heldout = split_questions(load_knowledge(settings.path("KNOWLEDGE_DIR"))[0].topics)
+    assert set(train["topic_vor_what_is"]) <= set(texts)
+    assert not set(heldout["topic_vor_what_is"]) & set(texts)  # the held-out questions stay unseen
