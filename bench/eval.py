@@ -16,9 +16,10 @@ training examples (bench.eval.near_copies), so a figure bought with copies shows
 For trying classifier changes without `rasa train`: fits the classifier's scikit-learn pipeline
 (bot.nlu.classifier.build_pipeline with the config.yml settings) in-process on the same training data the
 importers give Rasa, applies the scope rule and the fallback threshold as the server does, and reports the
-held-out questions only (never the founder test set, so settings are not tuned on it). With --folds N it also
-cross-validates over the topics' training questions (each fold's questions left out of that fold's fit), a
-second, larger check that a change is not fitted to the held-out questions. Takes about a minute a fit.
+held-out questions only (never the founder test sets, so settings are not tuned on them). With --folds N it also
+cross-validates over the topics' training questions and the core intents' examples (each fold's examples left
+out of that fold's fit) and reports all intents, the topics and the core intents apart: a second, larger check
+that a change is not fitted to the held-out questions. Takes about a minute a fit.
 """
 from __future__ import annotations
 
@@ -248,7 +249,7 @@ def quick(folds: int) -> dict:
     from rasa.shared.importers.importer import TrainingDataImporter
 
     from bot.knowledge.loader import load_knowledge
-    from bot.knowledge.training import split_questions
+    from bot.knowledge.training import INTENT_PREFIX, split_questions
     from bot.nlu.classifier import build_pipeline
 
     config, threshold = _pipeline_settings()
@@ -266,6 +267,7 @@ def quick(folds: int) -> dict:
         pipeline = build_pipeline(config).fit([t for t, _ in train], [i for _, i in train])
         got, rankings = quick_predictions(pipeline, [t for t, _ in test], tables, threshold)
         result = scores([(expected, g) for (_, expected), g in zip(test, got)])
+        result["pairs"] = [(expected, g) for (_, expected), g in zip(test, got)]
         result["top1_before_fallback"] = sum(r[0] == e for r, (_, e) in zip(rankings, test)) / len(test)
         result["top3"] = sum(e in r[:3] for r, (_, e) in zip(rankings, test)) / len(test)
         print(f"{name}: {len(test)} examples, accuracy {result['accuracy']:.3f}, macro F1 {result['macro_f1']:.3f}, "
@@ -274,27 +276,32 @@ def quick(folds: int) -> dict:
 
     pairs = list(zip(texts, labels))
     report["held-out topic questions"] = measure("held-out topic questions", pairs, heldout)
+    report["held-out topic questions"].pop("pairs")
     if folds > 1:
         knowledge, _ = load_knowledge(settings.path("KNOWLEDGE_DIR"))
         train_questions, _ = split_questions(knowledge.topics)
         questions = {(q, intent) for intent, qs in train_questions.items() for q in qs}
+        # Left out in turn: the topics' training questions and the core intents' examples (not the titles and
+        # answer sentences, which always train). In-flow answers (names, "yes") are scored without their context.
+        candidates = {p for p in pairs if p in questions or not p[1].startswith(INTENT_PREFIX)}
 
         def fold_of(text: str) -> int:
             return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % folds
 
+        left_out_pairs: list[tuple[str, str]] = []
         for fold in range(folds):
-            left_out = [p for p in pairs if p in questions and fold_of(p[0]) == fold]
-            kept = [p for p in pairs if not (p in questions and fold_of(p[0]) == fold)]
+            left_out = [p for p in pairs if p in candidates and fold_of(p[0]) == fold]
+            kept = [p for p in pairs if not (p in candidates and fold_of(p[0]) == fold)]
             result = measure(f"cross-validation fold {fold + 1}/{folds}", kept, left_out)
+            left_out_pairs += result.pop("pairs")
             report.setdefault("folds", []).append({k: result[k] for k in ("examples", "accuracy", "macro_f1", "top3")})
-        n = sum(f["examples"] for f in report["folds"])
-        report["cross-validation"] = {
-            "examples": n,
-            "accuracy": sum(f["accuracy"] * f["examples"] for f in report["folds"]) / n,
-            "top3": sum(f["top3"] * f["examples"] for f in report["folds"]) / n,
-        }
-        cv = report["cross-validation"]
-        print(f"cross-validation over {n} training questions: accuracy {cv['accuracy']:.3f}, top 3 {cv['top3']:.3f}")
+        report["cross-validation"] = {}
+        for part, keep in (("all intents", lambda e: True), ("topics", lambda e: e.startswith(INTENT_PREFIX)),
+                           ("core intents", lambda e: not e.startswith(INTENT_PREFIX))):
+            result = scores([(e, g) for e, g in left_out_pairs if keep(e)])
+            report["cross-validation"][part] = {k: result[k] for k in ("examples", "accuracy", "macro_f1")}
+            print(f"cross-validation, {part}: {result['examples']} left-out examples, accuracy {result['accuracy']:.3f}, "
+                  f"macro F1 {result['macro_f1']:.3f}")
     return report
 
 
