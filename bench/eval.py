@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -68,7 +67,6 @@ def test_set_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
 # record"); at 0.75 and above they are the same message ("hey! 👋" ~ "hey", "ok next few?" ~ "ok next").
 # (Lines added on 2026-11-26 were screened harder: none is within 0.42 of a message of the first set.)
 NEAR_COPY = 0.75
-_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
 def training_texts(nlu_dir: Path | None = None) -> list[str]:
@@ -76,13 +74,9 @@ def training_texts(nlu_dir: Path | None = None) -> list[str]:
     and the topics' training examples (questions that are not held out, titles, answer sentences)."""
     from bot.knowledge.loader import load_knowledge
     from bot.knowledge.training import training_examples
+    from bot.knowledge.validate import NLU_DIR, core_intent_examples
 
-    texts = []
-    for path in sorted((nlu_dir or settings.PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
-        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            if isinstance(item, dict) and "intent" in item:
-                texts += [_ANNOTATION.sub(r"\1", line.strip()[2:]).strip()
-                          for line in str(item.get("examples") or "").splitlines() if line.strip().startswith("- ")]
+    texts = [example.text for example in core_intent_examples(nlu_dir or NLU_DIR)]
     knowledge, _ = load_knowledge(settings.path("KNOWLEDGE_DIR"))
     texts += [text for examples in training_examples(knowledge.topics).values() for text in examples]
     return texts
@@ -225,8 +219,6 @@ def _pipeline_settings() -> tuple[dict, float]:
 
 def quick_predictions(pipeline, texts: list[str], scope_terms: dict, threshold: float) -> tuple[list[str], list[list[str]]]:
     """(intent after the scope rule and the fallback threshold, ranked intents) for each text."""
-    import numpy as np
-
     from bot.nlu.classifier import OTHER_JURISDICTION, apply_scope_rule, terms_pattern
 
     other = terms_pattern(scope_terms.get(OTHER_JURISDICTION, []))
@@ -263,20 +255,19 @@ def quick(folds: int) -> dict:
     heldout = heldout_examples()
     report: dict = {"config": config, "fallback_threshold": threshold}
 
-    def measure(name: str, train: list[tuple[str, str]], test: list[tuple[str, str]]) -> dict:
+    def measure(name: str, train: list[tuple[str, str]], test: list[tuple[str, str]]) -> tuple[dict, list]:
+        """(figures, (expected, got) pairs) of a fit on `train` scored on `test`."""
         pipeline = build_pipeline(config).fit([t for t, _ in train], [i for _, i in train])
         got, rankings = quick_predictions(pipeline, [t for t, _ in test], tables, threshold)
         result = scores([(expected, g) for (_, expected), g in zip(test, got)])
-        result["pairs"] = [(expected, g) for (_, expected), g in zip(test, got)]
         result["top1_before_fallback"] = sum(r[0] == e for r, (_, e) in zip(rankings, test)) / len(test)
         result["top3"] = sum(e in r[:3] for r, (_, e) in zip(rankings, test)) / len(test)
         print(f"{name}: {len(test)} examples, accuracy {result['accuracy']:.3f}, macro F1 {result['macro_f1']:.3f}, "
               f"top-1 before fallback {result['top1_before_fallback']:.3f}, top 3 {result['top3']:.3f}", flush=True)
-        return result
+        return result, [(expected, g) for (_, expected), g in zip(test, got)]
 
     pairs = list(zip(texts, labels))
-    report["held-out topic questions"] = measure("held-out topic questions", pairs, heldout)
-    report["held-out topic questions"].pop("pairs")
+    report["held-out topic questions"], _ = measure("held-out topic questions", pairs, heldout)
     if folds > 1:
         knowledge, _ = load_knowledge(settings.path("KNOWLEDGE_DIR"))
         train_questions, _ = split_questions(knowledge.topics)
@@ -292,8 +283,8 @@ def quick(folds: int) -> dict:
         for fold in range(folds):
             left_out = [p for p in pairs if p in candidates and fold_of(p[0]) == fold]
             kept = [p for p in pairs if not (p in candidates and fold_of(p[0]) == fold)]
-            result = measure(f"cross-validation fold {fold + 1}/{folds}", kept, left_out)
-            left_out_pairs += result.pop("pairs")
+            result, fold_pairs = measure(f"cross-validation fold {fold + 1}/{folds}", kept, left_out)
+            left_out_pairs += fold_pairs
             report.setdefault("folds", []).append({k: result[k] for k in ("examples", "accuracy", "macro_f1", "top3")})
         report["cross-validation"] = {}
         for part, keep in (("all intents", lambda e: True), ("topics", lambda e: e.startswith(INTENT_PREFIX)),

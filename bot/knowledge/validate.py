@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,8 +27,16 @@ ANY = "any"
 
 
 NLU_DIR = settings.PROJECT_ROOT / "data" / "nlu"
-# (intent, "data/nlu/file.yml:line") of each core-intent example, keyed by normalize_question
-CoreExamples = dict[str, tuple[str, str]]
+_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+@dataclass(frozen=True)
+class CoreExample:
+    """An example of one of the assistant's own intents in data/nlu/*.yml."""
+
+    intent: str
+    text: str  # as the classifier reads it: "what's an [RFSQ](term)" -> "what's an RFSQ"
+    where: str  # "data/nlu/glossary.yml:56"
 
 
 def validate(knowledge_dir: Path | str, today: dt.date | None = None, nlu_dir: Path | None = None) -> list[Problem]:
@@ -41,7 +50,8 @@ def validate(knowledge_dir: Path | str, today: dt.date | None = None, nlu_dir: P
     return sorted(set(problems) | set(check_knowledge(knowledge, today or clock.today(), core)))
 
 
-def check_knowledge(knowledge: Knowledge, today: dt.date, core_examples: CoreExamples | None = None) -> list[Problem]:
+def check_knowledge(knowledge: Knowledge, today: dt.date,
+                    core_examples: list[CoreExample] | None = None) -> list[Problem]:
     """The checks that look across entries: ids, references, bands, duplicates, dates against `today`.
 
     `core_examples` (default: read from data/nlu) are the core intents' examples a topic question must not repeat.
@@ -126,20 +136,23 @@ def _check_duplicate_questions(knowledge: Knowledge) -> list[Problem]:
     return problems
 
 
-def core_intent_examples(nlu_dir: Path) -> CoreExamples:
-    """The examples of the intents in `nlu_dir`/*.yml (greet, search_opportunities, ...), keyed for comparison.
+def core_intent_examples(nlu_dir: Path) -> list[CoreExample]:
+    """The examples of the intents in `nlu_dir`/*.yml (greet, search_opportunities, ...), in file order.
 
     A file that cannot be read or parsed is skipped: it is Rasa's training data, which `rasa data validate` and
-    training report on; this check only needs the examples it can read.
+    training report on; this only needs the examples it can read.
     """
-    found: CoreExamples = {}
+    found: list[CoreExample] = []
     for path in sorted(Path(nlu_dir).glob("*.yml")):
         try:
             text = path.read_text(encoding="utf-8")
             data = yaml.safe_load(text) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        lines = text.splitlines()
+        # first line of each "- example" in the file; examples are unique within a file in practice
+        lines: dict[str, int] = {}
+        for number, raw in enumerate(text.splitlines(), 1):
+            lines.setdefault(raw.strip(), number)
         shown = _shown_path(path)
         items = data.get("nlu") if isinstance(data, dict) else None
         for item in items if isinstance(items, list) else []:
@@ -147,12 +160,9 @@ def core_intent_examples(nlu_dir: Path) -> CoreExamples:
                 continue
             for example in str(item.get("examples") or "").splitlines():
                 example = example.strip()
-                if not example.startswith("- "):
-                    continue
-                example = example[2:].strip()
-                line = next((n for n, raw in enumerate(lines, 1) if raw.strip() == f"- {example}"), 0)
-                found.setdefault(normalize_question(example), (item["intent"], f"{shown}:{line}"))
-    found.pop("", None)
+                if example.startswith("- ") and example[2:].strip():
+                    found.append(CoreExample(item["intent"], _ANNOTATION.sub(r"\1", example[2:].strip()),
+                                             f"{shown}:{lines.get(example, 0)}"))
     return found
 
 
@@ -163,18 +173,21 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _check_core_examples(knowledge: Knowledge, core: CoreExamples) -> list[Problem]:
+def _check_core_examples(knowledge: Knowledge, core: list[CoreExample]) -> list[Problem]:
     """A topic question that is also a core intent's example ("hi", "show me tenders") teaches the classifier two
     answers for one message; Rasa's own data validation rejects it, so training would fail."""
+    first: dict[str, CoreExample] = {}
+    for example in core:
+        first.setdefault(normalize_question(example.text), example)
+    first.pop("", None)
     problems = []
     for topic in knowledge.topics:
         for index, question in enumerate(topic.questions):
-            found = core.get(normalize_question(question))
+            found = first.get(normalize_question(question))
             if found:
                 line = topic.question_lines[index] if index < len(topic.question_lines) else topic.line
-                intent, where = found
                 problems.append(Problem(topic.path, line, f"question '{question}' is also an example of the "
-                                                          f"intent {intent} ({where}); reword or remove it"))
+                                                          f"intent {found.intent} ({found.where}); reword or remove it"))
     return problems
 
 
