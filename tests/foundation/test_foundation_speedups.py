@@ -94,3 +94,46 @@ def test_rule_keys_kept_are_the_ones_rasa_keeps():
             assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
             sizes.add(len(kept))
     assert len(sizes) > 3 and max(sizes) == len(lookup)  # the cases differ: the comparison means something
+
+
+def test_rule_keys_kept_are_the_ones_rasa_keeps_with_texts_unset_values_slots_and_conversation_starts():
+    import random
+
+    from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+
+    rng = random.Random(11)
+    actions = ["action_listen", "utter_greet", "action_answer_topic", "rules_check_form", SHOULD_NOT_BE_SET]
+    intents = ["greet", "ask_vor", "search_opportunities", SHOULD_NOT_BE_SET]
+
+    def state():
+        made = {}
+        roll = rng.random()
+        if roll < 0.6:
+            made["prev_action"] = {"action_name": rng.choice(actions)}
+        elif roll < 0.75:
+            made["prev_action"] = {"action_text": rng.choice(["hi", "what is a VOR"])}
+        elif roll < 0.85:
+            made["prev_action"] = {}  # an empty part counts as a conversation start, as no part does
+        if rng.random() < 0.7:
+            made["user"] = {"intent": rng.choice(intents)}
+        if rng.random() < 0.3:
+            made["slots"] = {"sector": rng.choice([(1.0,), [1.0], SHOULD_NOT_BE_SET, (0.0,)])}
+        if rng.random() < 0.3:
+            made["active_loop"] = {"name": rng.choice(["rules_check_form", SHOULD_NOT_BE_SET])}
+        return made
+
+    policy = RulePolicy.__new__(RulePolicy)
+    lookup = {json.dumps([state() for _ in range(rng.randint(1, 5))], sort_keys=True): "utter_x" for _ in range(600)}
+    assert len(lookup) > rasa_speedups.SMALL  # the grouped path is the one compared
+    sizes = set()
+    for length in (0, 1, 2, 3, 4, 6, 30):
+        for _ in range(40):
+            states = [state() for _ in range(length)]
+            kept = RulePolicy._get_possible_keys(policy, lookup, states)
+            assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
+            sizes.add(len(kept))
+    assert len(sizes) > 5
+    # A lookup that changes (as when a model is loaded) is indexed afresh.
+    lookup[json.dumps([{"prev_action": {"action_name": "utter_greet"}}])] = "utter_y"
+    states = [{"prev_action": {"action_name": "utter_greet"}}]
+    assert RulePolicy._get_possible_keys(policy, lookup, states) == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
