@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: ## create .venv with Python 3.10 and the pinned dependencies (only when requirements.lock changed)
+install: ## create .venv with Python 3.10 and the pinned dependencies (only when requirements.lock or requirements.nodeps.txt changed)
 	@scripts/setup-venv.sh
 
 run: install ## build the knowledge store and model if needed, start actions + Rasa + widget page (Ctrl-C stops)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs requirements.lock into it; does nothing when the lock is unchanged.
+# Creates .venv with Python 3.10 and installs requirements.lock into it, then requirements.nodeps.txt without
+# dependencies (the sentence-embedding model's files); does nothing when neither file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -7,7 +8,7 @@ if [ "${1:-}" = "--lock" ]; then
   LOCK_MODE=1; VENV=$(mktemp -d)/venv
 fi
 stamp="$VENV/.lock.sha256"
-want=$(sha256sum requirements.lock | cut -d' ' -f1)
+want=$(cat requirements.lock requirements.nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ -z "${LOCK_MODE:-}" ] && [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -51,9 +52,11 @@ start=$(date +%s)
 "$python" -m venv --clear "$VENV"
 log=$(mktemp)
 if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip==24.0 &&
-       "$VENV/bin/python" -m pip install --disable-pip-version-check -r requirements.lock; } >"$log" 2>&1; then
+       "$VENV/bin/python" -m pip install --disable-pip-version-check -r requirements.lock &&
+       "$VENV/bin/python" -m pip install --disable-pip-version-check --no-deps --require-hashes \
+         -r requirements.nodeps.txt; } >"$log" 2>&1; then
   grep -v "is ignored: it is neither" "$log" | tail -30 >&2
-  echo "error: installing requirements.lock failed (full log: $log)" >&2
+  echo "error: installing requirements.lock or requirements.nodeps.txt failed (full log: $log)" >&2
   exit 1
 fi
 echo "$want" > "$stamp"

@@ -13,6 +13,7 @@ def test_missing_python310_is_reported_with_what_to_install(tmp_path):
     (root / "scripts").mkdir(parents=True)
     shutil.copy(settings.PROJECT_ROOT / "scripts" / "setup-venv.sh", root / "scripts")
     (root / "requirements.lock").write_text("# empty\n")
+    (root / "requirements.nodeps.txt").write_text("# empty\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "sha256sum", "cut", "cat", "dirname", "date", "mktemp", "grep", "tail"):
@@ -28,7 +29,7 @@ def test_missing_python310_is_reported_with_what_to_install(tmp_path):
     assert not (root / ".venv").exists()
 
 
-def test_the_venv_is_not_reinstalled_when_the_lock_is_unchanged():
+def test_the_venv_is_not_reinstalled_when_the_requirement_files_are_unchanged():
     result = subprocess.run(["bash", "scripts/setup-venv.sh"], cwd=settings.PROJECT_ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
