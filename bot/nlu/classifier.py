@@ -126,7 +126,7 @@ class WordsThenMeaning(BaseEstimator, ClassifierMixin):
     past the 1.5x-of-stock-Rasa gate (bench/bench_latency.py). With threshold 0.7, 41% of the cross-validation's
     left-out examples (29% of the held-out topic questions) need it, and the figures equal the
     embedding-for-every-message model's: held-out topic questions top-1 0.925 both; cross-validation over all
-    intents accuracy 0.864 vs 0.865 (bench.eval; README figures).
+    intents accuracy 0.863 vs 0.865 (bench.eval; README figures).
     """
 
     def __init__(self, config: Optional[Dict[Text, Any]] = None) -> None:
