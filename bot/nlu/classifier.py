@@ -119,8 +119,8 @@ def _word_features(config: Dict[Text, Any]) -> Any:
 
 class WordsThenMeaning(BaseEstimator, ClassifierMixin):
     """Two logistic regressions: one over the TF-IDF of words and character n-grams, and one over those plus the
-    sentence embedding (bot/nlu/embeddings.py). A message the first is sure of (top probability at least
-    `threshold`) keeps its answer; only the others are embedded and answered by the second.
+    sentence embedding (bot/nlu/embeddings.py). A message the first is sure of (top probability at least the
+    config's `embedding_threshold`) keeps its answer; only the others are embedded and answered by the second.
 
     Why: the embedding costs about 14 ms of CPU per message here; for every message, it pushed the reply latency
     past the 1.5x-of-stock-Rasa gate (bench/bench_latency.py). With threshold 0.7, 41% of the cross-validation's
@@ -252,7 +252,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 scope_terms = json.loads(scope_path.read_text()) if scope_path.exists() else {}
         except ValueError:  # nothing was persisted (no intents to train on)
             pipeline, scope_terms = None, {}
-        if pipeline is not None and {**cls.get_default_config(), **config}["sentence_embeddings"]:
+        if isinstance(pipeline, WordsThenMeaning):
             from bot.nlu.embeddings import get_encoder
 
             get_encoder()  # load the embedding model now, not on the first founder's message

