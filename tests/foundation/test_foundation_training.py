@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from bot.knowledge.training import answer_sentences, split_questions, training_examples
 
 
@@ -185,3 +187,46 @@ def test_training_texts_are_the_core_examples_without_annotations_and_the_topics
     train, heldout = split_questions(load_knowledge(settings.path("KNOWLEDGE_DIR"))[0].topics)
     assert set(train["topic_vor_what_is"]) <= set(texts)
     assert not set(heldout["topic_vor_what_is"]) & set(texts)  # the held-out questions stay unseen
+
+
+def test_screen_since_lists_only_the_examples_a_change_adds_that_come_close_to_a_founder_test_message(
+        tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    import bench.eval as evaluation
+    from bot import settings
+    from bot.knowledge import validate
+
+    nlu = tmp_path / "data" / "nlu"
+    nlu.mkdir(parents=True)
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "README.md").write_text("no topics\n")
+    core = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hello there\n'
+    (nlu / "core.yml").write_text(core)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "before"], check=True)
+    (nlu / "core.yml").write_text(core + "    - how do i become a vendor of record in ontario\n"
+                                         "    - what's the weather like\n")
+    tests = tmp_path / "test_set.yml"
+    tests.write_text("examples:\n- text: How do I become a Vendor of Record in Ontario??\n  intent: topic_vor\n"
+                     "- text: hello there\n  intent: greet\n")
+    monkeypatch.setattr(settings, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(validate, "NLU_DIR", nlu)
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    monkeypatch.setattr(evaluation, "TEST_SET", tests)
+    monkeypatch.setattr(evaluation, "TEST_SET_2", tmp_path / "absent.yml")
+
+    # "hello there" was there before (and equals a test message); only the two new lines count as added.
+    assert evaluation.added_training_texts("HEAD") == ["how do i become a vendor of record in ontario",
+                                                       "what's the weather like"]
+    assert evaluation.screen("HEAD") == 1
+    out = capsys.readouterr().out
+    assert "2 training examples added since HEAD; 1 within cosine 0.42" in out
+    assert "'how do i become a vendor of record in ontario' ~ test 'How do I become a Vendor of Record" in out
+    assert "weather" not in out.split("; 1 within")[1]
+    subprocess.run(git + ["commit", "-q", "-am", "after"], check=True)
+    assert evaluation.screen("HEAD") == 0 and evaluation.added_training_texts("HEAD") == []
+    with pytest.raises(SystemExit, match="git archive failed"):
+        evaluation.added_training_texts("no-such-revision")
