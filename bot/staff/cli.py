@@ -9,6 +9,9 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from bot import clock as wall_clock
+from bot.settings import SettingError
+
 DEFAULT_DAYS = 30
 FORMATS = ("csv", "html", "json")
 
@@ -36,25 +39,31 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_report)
 
 
-def _today() -> dt.date:
-    # The command line is the edge where "today" is decided.
-    return dt.datetime.now(dt.timezone.utc).date()
+def _today(zone: dt.tzinfo) -> dt.date:
+    # The command line is the edge where "today" is decided: the report's zone's today, not the server's.
+    return wall_clock.now().astimezone(zone).date()
 
 
 def run_report(args: argparse.Namespace) -> int:
     # Imported here so that every other `python -m bot` command starts without SQLAlchemy.
     from bot.staff import report
-    from bot.staff.tracker_events import TrackerStoreError, default_tracker_url
+    from bot.staff.tracker_events import TrackerStoreError, default_tracker_url, report_zone
 
+    try:
+        zone = report_zone()
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.end is None:
-        args.end = _today() if args.start is None else max(args.start, _today())
+        today = _today(zone)
+        args.end = today if args.start is None else max(args.start, today)
     if args.start is None:
         args.start = args.end - dt.timedelta(days=DEFAULT_DAYS - 1)
     if args.end < args.start:
         print(f"error: --to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
     try:
-        built = report.build_report(args.tracker_url or default_tracker_url(), args.start, args.end)
+        built = report.build_report(args.tracker_url or default_tracker_url(), args.start, args.end, zone=zone)
     except TrackerStoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
