@@ -1,6 +1,7 @@
 """`python -m bot report [--from DATE] [--to DATE] [--format html|csv|json] [--output FILE]`.
 
-Without dates the report covers the last 30 UTC days up to today.
+Days are those of REPORT_TIMEZONE (America/Toronto unless set), so an evening conversation in Ontario counts
+on that evening's date. Without dates the report covers the last 30 days up to today in that zone.
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ def iso_date(value: str) -> dt.date:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "report", help="Usage report from the tracker store for a period of UTC days.",
+        "report", help="Usage report from the tracker store for a period of days in REPORT_TIMEZONE.",
         description="Conversations, messages, topics, flows, fallbacks, handoffs and zero-result searches of the "
-                    "conversations started from --from to --to (UTC days, both included).")
+                    "conversations started from --from to --to (both included), counted on the days of "
+                    "REPORT_TIMEZONE (default America/Toronto).")
     parser.add_argument("--from", dest="start", type=iso_date, metavar="DATE",
                         help=f"first day, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before --to)")
     parser.add_argument("--to", dest="end", type=iso_date, metavar="DATE",
-                        help="last day, YYYY-MM-DD, included (default: today, UTC)")
+                        help="last day, YYYY-MM-DD, included (default: today in REPORT_TIMEZONE)")
     parser.add_argument("--format", choices=FORMATS, default="html", help="output format (default: html)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument("--tracker-url", metavar="URL", default=None,
