@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,9 +50,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STAFF_SESSION_MINUTES", "120", "How long a staff login lasts before the staff pages ask again."),
     Setting("CONCIERGE_RETENTION_DAYS", "90",
             "Days a concierge request (name, email, company, description) is kept, whatever its status; then purged."),
+    Setting("REPORT_TIMEZONE", "America/Toronto",
+            "Time zone of the staff usage report's days and times (a tz database name, e.g. America/Toronto or UTC)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class SettingError(ValueError):
+    """A setting's value cannot be used; the message names the setting and what it should be."""
 
 
 def get(name: str) -> str:
@@ -67,6 +74,16 @@ def get_int(name: str) -> int:
 
 def get_bool(name: str) -> bool:
     return get(name).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def get_zone(name: str) -> ZoneInfo:
+    """A time-zone setting as a ZoneInfo, from the system's tz database; an unknown name is a SettingError."""
+    value = get(name).strip()
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # ValueError: a path, not a zone name
+        raise SettingError(f"{name}={value!r} is not a known time zone: use a tz database name such as "
+                           f"America/Toronto or UTC") from None
 
 
 def path(name: str) -> Path:

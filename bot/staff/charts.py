@@ -73,8 +73,9 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 
 
 def line_chart(title: str, days: Sequence[dt.date], series: Sequence[tuple[str, Sequence[float]]],
-               y_label: str, chart_id: str | None = None) -> str:
-    """Values per day, one line per series, with a labelled count axis and dated x axis."""
+               y_label: str, chart_id: str | None = None, x_label: str = "Day") -> str:
+    """Values per day, one line per series, with a labelled count axis and dated x axis (`x_label` says whose
+    days: the report names its time zone)."""
     chart_id = chart_id or _slug(title)
     if not days or not series:
         return _empty(chart_id, title)
@@ -103,7 +104,8 @@ def line_chart(title: str, days: Sequence[dt.date], series: Sequence[tuple[str, 
         body.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="{TEXT}"/>'
                     f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle" fill="{TEXT}">'
                     f'{days[index].strftime("%b %d")}</text>')
-    body.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" fill="{TEXT}">Day (UTC)</text>'
+    body.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" fill="{TEXT}">'
+                f'{escape(x_label)}</text>'
                 f'<text transform="translate(16 {top + plot_h / 2}) rotate(-90)" text-anchor="middle" '
                 f'fill="{TEXT}">{escape(y_label)}</text>')
     for number, (name, values) in enumerate(series):

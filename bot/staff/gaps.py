@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from bot.staff.report import fallback_threshold, user_turns
 from bot.staff.tracker_events import conversations, display_text
@@ -88,10 +89,13 @@ def text_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:16]
 
 
-def gap_messages(tracker_url: str, start: dt.date, end: dt.date, threshold: float | None = None) -> list[GapMessage]:
+def gap_messages(tracker_url: str, start: dt.date, end: dt.date, threshold: float | None = None,
+                 zone: ZoneInfo | None = None) -> list[GapMessage]:
+    """The gap messages of the conversations started from `start` to `end`, days in `zone` (default
+    REPORT_TIMEZONE)."""
     threshold = fallback_threshold() if threshold is None else threshold
     found = []
-    for conversation in conversations(tracker_url, start, end):
+    for conversation in conversations(tracker_url, start, end, zone):
         for turn in user_turns(conversation):
             reason = turn.gap_reason(threshold)
             if reason and normalize(turn.event.text):
@@ -176,9 +180,10 @@ def group_messages(messages: list[GapMessage], handled_keys: set[str] | None = N
 
 
 def find_gaps(tracker_url: str, start: dt.date, end: dt.date, state_db: Path,
-              threshold: float | None = None) -> list[GapGroup]:
-    """The gap groups of the conversations started from `start` to `end`, with their handled flags."""
-    return group_messages(gap_messages(tracker_url, start, end, threshold), handled_keys(state_db))
+              threshold: float | None = None, zone: ZoneInfo | None = None) -> list[GapGroup]:
+    """The gap groups of the conversations started from `start` to `end` (days in `zone`, default
+    REPORT_TIMEZONE), with their handled flags."""
+    return group_messages(gap_messages(tracker_url, start, end, threshold, zone), handled_keys(state_db))
 
 
 # ---------------------------------------------------------------- handled flags (DATA_DIR/staff.db)

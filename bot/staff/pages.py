@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from bot import clock as wall_clock
 from bot import settings
@@ -240,6 +241,13 @@ class StaffApp:
     def today(self) -> dt.date:
         return self.clock().date()
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone whose days the report, gaps and link pages count (REPORT_TIMEZONE), read per request."""
+        from bot.staff.tracker_events import report_zone
+
+        return report_zone()
+
     # dispatch
 
     def handle(self, request: Request) -> Response:
@@ -283,15 +291,17 @@ class StaffApp:
         except Exception as error:  # a page that fails says so in a sentence, never with a traceback
             from bot.staff.tracker_events import TrackerStoreError
 
-            unavailable = isinstance(error, TrackerStoreError)
-            if not unavailable:
+            if isinstance(error, TrackerStoreError):
+                status, message = 503, f"The conversations cannot be read: {error}"
+            elif isinstance(error, settings.SettingError):  # the server's configuration: say which setting
+                logger.error("staff page %s: %s", request.path, error)
+                status, message = 500, f"A setting of this server is wrong: {error}"
+            else:
                 logger.exception("staff page %s failed", request.path)
-            message = (f"The conversations cannot be read: {error}" if unavailable
-                       else "Something went wrong on this page; the web server's log has the details.")
+                status, message = 500, "Something went wrong on this page; the web server's log has the details."
             if route.is_data:
-                return Response(503 if unavailable else 500, (message + "\n").encode("utf-8"),
-                                "text/plain; charset=utf-8")
-            return self._html(503 if unavailable else 500, "Not available", _error_box(message), csrf=csrf)
+                return Response(status, (message + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+            return self._html(status, "Not available", _error_box(message), csrf=csrf)
 
     def _unauthenticated(self, request: Request, route: Route | None) -> Response:
         if request.path.endswith((".csv", ".json", ".css")) or (route is not None and route.is_data):
@@ -363,7 +373,7 @@ class StaffApp:
         return self._html(200, "Staff overview", f'<ul class="staff-index">{items}</ul>', "index", csrf)
 
     def _range(self, request: Request) -> tuple[dt.date, dt.date]:
-        today = self.clock().astimezone(dt.timezone.utc).date()  # the report counts UTC days
+        today = self.clock().astimezone(self.zone).date()  # "today" where the staff are, not in UTC
         values = {}
         for name in _DATE_FIELDS:
             text = (request.query.get(name) or "").strip()
@@ -385,7 +395,7 @@ class StaffApp:
         from bot.staff import report as report_module
 
         start, end = self._range(request)
-        return start, end, report_module.build_report(self.tracker_url, start, end)
+        return start, end, report_module.build_report(self.tracker_url, start, end, zone=self.zone)
 
     def report(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import report as report_module
@@ -416,7 +426,7 @@ class StaffApp:
         from bot.staff import gaps as gaps_module
 
         start, end = self._range(request)
-        groups = gaps_module.find_gaps(self.tracker_url, start, end, self.state_db)
+        groups = gaps_module.find_gaps(self.tracker_url, start, end, self.state_db, zone=self.zone)
         body = ("<p>Questions the assistant could not answer or answered with low confidence, grouped by "
                 "similarity. Add a topic or example questions in <code>knowledge/</code>, then mark the group "
                 "handled.</p>" + date_range_form("/staff/gaps", start, end) + gaps_module.gaps_html(groups, csrf))
@@ -439,7 +449,7 @@ class StaffApp:
         from bot.staff import report as report_module
 
         # bot/web.py has already %-decoded the path.
-        body = report_module.transcript_html(self.tracker_url, sender_id)
+        body = report_module.transcript_html(self.tracker_url, sender_id, self.zone)
         return self._html(200, f"Conversation {sender_id}", body, "", csrf)
 
     def queue(self, request: Request, csrf: str, nonce: str) -> Response:
@@ -471,7 +481,7 @@ class StaffApp:
         from bot.staff import report as report_module
 
         start, end = self._range(request)
-        usage = report_module.link_usage(self.tracker_url, start, end)
+        usage = report_module.link_usage(self.tracker_url, start, end, self.zone)
         body = ('<p>Officers build links and QR codes that open the assistant on a topic or flow with the '
                 '<a href="/links.html">link builder</a>.</p>'
                 + date_range_form("/staff/links", start, end) + links_table(usage))

@@ -26,13 +26,14 @@ from html import escape
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot import settings
 from bot.staff import charts
-from bot.staff.tracker_events import (Conversation, Event, conversations, display_text, sender_events,
-                                      split_sessions)
+from bot.staff.tracker_events import (Conversation, Event, conversations, display_text, report_zone,
+                                      sender_events, split_sessions)
 
 HANDOFF_ACTION = "action_request_human"
 SEARCH_ACTION = "action_search_opportunities"
@@ -207,6 +208,7 @@ class FlowStats:
 class Report:
     start: str
     end: str
+    timezone: str  # the tz database name of the zone the days and times are in
     conversations: int = 0
     user_messages: int = 0
     bot_messages: int = 0
@@ -218,7 +220,7 @@ class Report:
     days: list[DayStats] = field(default_factory=list)
     topics: list[TopicStats] = field(default_factory=list)
     flows: list[FlowStats] = field(default_factory=list)
-    zero_results: list[dict] = field(default_factory=list)  # sender_id, time, filters
+    zero_results: list[dict] = field(default_factory=list)  # sender_id, time (ISO, local with offset), filters
 
     @property
     def fallback_rate(self) -> float:
@@ -246,6 +248,7 @@ class Report:
         return {
             "start": self.start,
             "end": self.end,
+            "timezone": self.timezone,
             "totals": self.totals(),
             "days": [asdict(day) for day in self.days],
             "topics": [asdict(topic) for topic in self.topics],
@@ -254,19 +257,22 @@ class Report:
         }
 
 
-def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: float | None = None) -> Report:
-    """Counts the conversations that started from `start` to `end` (UTC days, inclusive)."""
+def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: float | None = None,
+                 zone: ZoneInfo | None = None) -> Report:
+    """Counts the conversations that started from `start` to `end` (inclusive), days in `zone` (default
+    REPORT_TIMEZONE)."""
     if end < start:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     threshold = fallback_threshold() if threshold is None else threshold
-    report = Report(start.isoformat(), end.isoformat())
+    zone = zone or report_zone()
+    report = Report(start.isoformat(), end.isoformat(), zone.key)
     days = {start + dt.timedelta(days=n): DayStats((start + dt.timedelta(days=n)).isoformat())
             for n in range((end - start).days + 1)}
     topic_counts: Counter[str] = Counter()
     topic_titles: dict[str, str] = {}
     flows: dict[str, FlowStats] = {}
-    for conversation in conversations(tracker_url, start, end):
-        day = days[conversation.day]
+    for conversation in conversations(tracker_url, start, end, zone):
+        day = days[conversation.day(zone)]
         day.conversations += 1
         report.conversations += 1
         for turn in user_turns(conversation):
@@ -295,7 +301,7 @@ def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
                     day.zero_result_searches += 1
                     report.zero_results.append({
                         "sender_id": conversation.sender_id,
-                        "time": event.time.isoformat(timespec="seconds"),
+                        "time": event.time.astimezone(zone).isoformat(timespec="seconds"),
                         "filters": display_text(str(event.metadata.get("filters") or "")),
                     })
             elif event.type_name == "action":
@@ -322,17 +328,19 @@ def build_report(tracker_url: str, start: dt.date, end: dt.date, threshold: floa
     for stats in flows.values():
         stats.drop_off = dict(sorted(stats.drop_off.items(), key=lambda item: (-item[1], item[0])))
     report.flows = sorted(flows.values(), key=lambda f: (-f.started, f.flow))
-    report.zero_results.sort(key=lambda z: (z["time"], z["sender_id"]))
+    # By the moment, not the text: the hour repeated when the clocks go back has two UTC offsets.
+    report.zero_results.sort(key=lambda z: (dt.datetime.fromisoformat(z["time"]), z["sender_id"]))
     return report
 
 
 # ---------------------------------------------------------------- link usage and transcripts
 
 
-def link_usage(tracker_url: str, start: dt.date, end: dt.date) -> list[dict]:
-    """Per deep link (kind "topic" or "flow", target): how many conversations in the period it started."""
+def link_usage(tracker_url: str, start: dt.date, end: dt.date, zone: ZoneInfo | None = None) -> list[dict]:
+    """Per deep link (kind "topic" or "flow", target): how many conversations in the period (days in `zone`,
+    default REPORT_TIMEZONE) it started."""
     counts: Counter[tuple[str, str]] = Counter()
-    for conversation in conversations(tracker_url, start, end):
+    for conversation in conversations(tracker_url, start, end, zone):
         link = deep_link(conversation)
         if link:
             counts[link] += 1
@@ -340,8 +348,18 @@ def link_usage(tracker_url: str, start: dt.date, end: dt.date) -> list[dict]:
             for (kind, target), count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def transcript_html(tracker_url: str, sender_id: str) -> str:
-    """One sender's conversation(s) as an HTML fragment: user and bot turns with their UTC times, escaped."""
+def time_html(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """A <time> element: the wall time in `zone` with the zone's abbreviation (EST, EDT) for staff to read,
+    and the ISO time with its UTC offset in the datetime attribute."""
+    local = moment.astimezone(zone)
+    return (f'<time datetime="{local.isoformat(timespec="seconds")}">'
+            f'{escape(local.strftime("%Y-%m-%d %H:%M:%S %Z"))}</time>')
+
+
+def transcript_html(tracker_url: str, sender_id: str, zone: ZoneInfo | None = None) -> str:
+    """One sender's conversation(s) as an HTML fragment: user and bot turns with their times in `zone`
+    (default REPORT_TIMEZONE), escaped."""
+    zone = zone or report_zone()
     sessions = [c for c in split_sessions(sender_events(tracker_url, sender_id)) if c.user_events or any(
         e.type_name == "bot" for e in c.events)]
     if not sessions:
@@ -355,7 +373,6 @@ def transcript_html(tracker_url: str, sender_id: str) -> str:
             if event.type_name not in ("user", "bot"):
                 continue
             who = "Founder" if event.type_name == "user" else "Navigator"
-            when = event.time.isoformat(timespec="seconds")
             detail = ""
             if event.type_name == "user" and event.intent_name:
                 detail = f' <span class="intent">({escape(event.intent_name)})</span>'
@@ -369,7 +386,7 @@ def transcript_html(tracker_url: str, sender_id: str) -> str:
                 button_html = f'<div class="buttons">Buttons: {titles}</div>'
             parts.append(
                 f'<li class="turn {event.type_name}"><span class="who">{who}</span> '
-                f'<time datetime="{when}">{when.replace("T", " ").replace("+00:00", " UTC")}</time>{detail}'
+                f'{time_html(event.time, zone)}{detail}'
                 f'<div class="text">{text}</div>{button_html}</li>')
         parts.append("</ol>")
     parts.append("</section>")
@@ -385,7 +402,9 @@ def report_json(report: Report) -> str:
 
 def report_rows(report: Report) -> list[tuple[str, str, str, object]]:
     """The report as (section, item, measure, value) rows: the CSV export, one number per row."""
-    rows: list[tuple[str, str, str, object]] = [("period", "start", "", report.start), ("period", "end", "", report.end)]
+    rows: list[tuple[str, str, str, object]] = [
+        ("period", "start", "", report.start), ("period", "end", "", report.end),
+        ("period", "timezone", "", report.timezone)]
     rows += [("total", name, "", value) for name, value in report.totals().items()]
     for day in report.days:
         for name, value in asdict(day).items():
@@ -449,6 +468,8 @@ def _percent(value: float) -> str:
 def report_html(report: Report) -> str:
     """The report as an HTML fragment: the totals, the charts (inline SVG) and the tables behind them."""
     days = [dt.date.fromisoformat(d.day) for d in report.days]
+    zone = ZoneInfo(report.timezone)
+    day_label = f"Day ({report.timezone})"
     totals = report.totals()
     labels = {
         "conversations": "Conversations", "user_messages": "Messages from founders",
@@ -457,8 +478,9 @@ def report_html(report: Report) -> str:
         "handoff_requests": "Handoff requests", "opportunity_searches": "Opportunity searches",
         "zero_result_searches": "Opportunity searches with zero results",
     }
-    parts = [f'<section class="usage-report" data-start="{report.start}" data-end="{report.end}">',
-             f"<h2>Usage from {report.start} to {report.end} (UTC)</h2>",
+    parts = [f'<section class="usage-report" data-start="{report.start}" data-end="{report.end}" '
+             f'data-timezone="{escape(report.timezone)}">',
+             f"<h2>Usage from {report.start} to {report.end} ({escape(report.timezone)} time)</h2>",
              '<dl class="report-totals">']
     for name, value in totals.items():
         shown = _percent(value) if name == "fallback_rate" else str(value)
@@ -469,17 +491,18 @@ def report_html(report: Report) -> str:
         return [getattr(d, name) for d in report.days]
 
     parts.append(charts.line_chart("Conversations per day", days, [("Conversations", column("conversations"))],
-                                   "Conversations"))
+                                   "Conversations", x_label=day_label))
     parts.append(charts.line_chart("Messages per day", days, [("From founders", column("user_messages")),
                                                               ("From the assistant", column("bot_messages"))],
-                                   "Messages"))
+                                   "Messages", x_label=day_label))
     parts.append(charts.line_chart(
         "Fallbacks, handoff requests and zero-result searches per day", days,
         [("Fallback messages", column("fallback_messages")), ("Handoff requests", column("handoff_requests")),
-         ("Zero-result searches", column("zero_result_searches"))], "Count"))
+         ("Zero-result searches", column("zero_result_searches"))], "Count", x_label=day_label))
     rates = [round(d.fallback_messages / d.user_messages * 100, 2) if d.user_messages else 0 for d in report.days]
-    parts.append(charts.line_chart("Fallback rate per day", days, [("Fallback rate (%)", rates)], "Percent of messages"))
-    parts.append(_table("Per day", ["Day", "Conversations", "Messages from founders", "Messages from the assistant",
+    parts.append(charts.line_chart("Fallback rate per day", days, [("Fallback rate (%)", rates)], "Percent of messages",
+                                   x_label=day_label))
+    parts.append(_table("Per day", [day_label, "Conversations", "Messages from founders", "Messages from the assistant",
                                     "Fallback messages", "Handoff requests", "Zero-result searches"],
                         [[d.day, d.conversations, d.user_messages, d.bot_messages, d.fallback_messages,
                           d.handoff_requests, d.zero_result_searches] for d in report.days], "report-days"))
@@ -511,13 +534,14 @@ def report_html(report: Report) -> str:
                         "report-drop-off"))
     zero_rows = []
     for item in report.zero_results:
-        zero_rows.append(f'<tr><th scope="row">{escape(item["time"])}</th><td>{escape(item["filters"])}</td>'
+        when = time_html(dt.datetime.fromisoformat(item["time"]), zone)
+        zero_rows.append(f'<tr><th scope="row">{when}</th><td>{escape(item["filters"])}</td>'
                          f'<td><a href="/staff/conversations/{quote(item["sender_id"], safe="")}">'
                          f'{escape(item["sender_id"])}</a></td></tr>')
     if not zero_rows:
         zero_rows.append('<tr><td colspan="3">None in this period</td></tr>')
     parts.append('<table class="report-zero-results"><caption>Opportunity searches with zero results</caption>'
-                 '<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Search</th>'
+                 f'<thead><tr><th scope="col">Time ({escape(report.timezone)})</th><th scope="col">Search</th>'
                  '<th scope="col">Conversation</th></tr></thead><tbody>' + "".join(zero_rows) + "</tbody></table>")
     parts.append("</section>")
     return "".join(parts)

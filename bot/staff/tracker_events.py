@@ -4,8 +4,10 @@ The staff report and the knowledge-gap finder read the store with SQLAlchemy onl
 time, and no write (a SQLite file is opened read-only, so a missing file is reported, not created).
 
 A *conversation* is one Rasa session of one sender: the events from a `session_started` event to the next
-(or to the sender's last event). A conversation belongs to the UTC day of its first user message, and
-conversations without any user message are ignored (the widget opens sessions before the founder types).
+(or to the sender's last event). A conversation belongs to the local day (REPORT_TIMEZONE, Ontario's by
+default) of its first user message, and conversations without any user message are ignored (the widget opens
+sessions before the founder types). Rasa stores UTC epoch seconds; a local day starts at local midnight, so it
+lasts 23 or 25 hours on the days the clocks change.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -37,6 +40,11 @@ def display_text(text: str, limit: int | None = None) -> str:
 
 class TrackerStoreError(Exception):
     """The tracker store cannot be read (missing file, no `events` table, bad URL)."""
+
+
+def report_zone() -> ZoneInfo:
+    """The time zone whose days the report counts (REPORT_TIMEZONE); settings.SettingError when unknown."""
+    return settings.get_zone("REPORT_TIMEZONE")
 
 
 def default_tracker_url() -> str:
@@ -99,10 +107,10 @@ class Conversation:
         users = self.user_events
         return users[0].time if users else None
 
-    @property
-    def day(self) -> dt.date | None:
+    def day(self, zone: dt.tzinfo) -> dt.date | None:
+        """The day in `zone` of the first user message: the day the conversation counts on."""
         started = self.started
-        return started.date() if started else None
+        return started.astimezone(zone).date() if started else None
 
 
 def _engine(url: str) -> sa.engine.Engine:
@@ -150,9 +158,14 @@ def sender_events(url: str, sender_id: str) -> list[Event]:
     return [_event(row) for row in rows]
 
 
-def _day_bounds(start: dt.date, end: dt.date) -> tuple[float, float]:
-    low = dt.datetime.combine(start, dt.time(), UTC).timestamp()
-    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), UTC).timestamp()
+def day_bounds(start: dt.date, end: dt.date, zone: dt.tzinfo) -> tuple[float, float]:
+    """UTC epoch seconds of local midnight starting `start` and of the one ending `end`, in `zone`.
+
+    Each bound is converted on its own (never start + 24 h per day): a day the clocks change is 23 or 25 hours.
+    fold=0 takes the first of two midnights, or the transition itself where midnight is skipped.
+    """
+    low = dt.datetime.combine(start, dt.time(), zone).timestamp()
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).timestamp()
     return low, high
 
 
@@ -172,9 +185,10 @@ def split_sessions(events: Iterable[Event]) -> Iterator[Conversation]:
         yield current
 
 
-def conversations(url: str, start: dt.date, end: dt.date) -> list[Conversation]:
-    """The conversations whose first user message falls on a UTC day from `start` to `end` (inclusive)."""
-    low, high = _day_bounds(start, end)
+def conversations(url: str, start: dt.date, end: dt.date, zone: dt.tzinfo | None = None) -> list[Conversation]:
+    """The conversations whose first user message falls on a day from `start` to `end` (inclusive) in `zone`
+    (default REPORT_TIMEZONE)."""
+    low, high = day_bounds(start, end, zone or report_zone())
     # A conversation that began in range may run on past midnight: take every event of the senders seen in
     # range, then keep the sessions by their first user message.
     rows = _rows(

@@ -6,16 +6,20 @@ timestamps (one second apart unless a time is given). `write_store` saves them t
 
 `known_store` is the fixture conversation set the staff tests check every number against; the expected
 figures are written out next to it (KNOWN_*), derived by hand from the scripts, not from the code under test.
+Its times are Toronto wall-clock times (`at`), the report's default zone: "just before midnight" means the
+report's midnight.
 """
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from async_helpers import run as run_async
 
 UTC = dt.timezone.utc
+TORONTO = ZoneInfo("America/Toronto")  # REPORT_TIMEZONE's default
 FALLBACK_THRESHOLD = 0.15  # the tests pass it explicitly; config.yml's value is checked separately
 
 
@@ -29,8 +33,9 @@ def config_fallback_threshold() -> float:
     return float(next(step for step in pipeline if step["name"] == "FallbackClassifier")["threshold"])
 
 
-def at(day: str, clock: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
+def at(day: str, clock: str, zone: dt.tzinfo = TORONTO) -> dt.datetime:
+    """The moment a wall clock in `zone` shows `clock` on `day` (Toronto unless told)."""
+    return dt.datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=zone)
 
 
 class Script:
@@ -40,7 +45,7 @@ class Script:
         from rasa.shared.core.events import ActionExecuted, SessionStarted
 
         self.sender_id = sender_id
-        self.clock = start
+        self.clock = start.astimezone(UTC)  # UTC: adding seconds to a zoned wall time skips DST changes
         self.events: list[Any] = []
         self._add(ActionExecuted("action_session_start", timestamp=self._tick()))
         self._add(SessionStarted(timestamp=self._tick(0)))
@@ -58,7 +63,7 @@ class Script:
     def new_session(self, start: dt.datetime) -> "Script":
         from rasa.shared.core.events import ActionExecuted, SessionStarted
 
-        self.clock = start
+        self.clock = start.astimezone(UTC)
         self._add(ActionExecuted("action_session_start", timestamp=self._tick()))
         self._add(SessionStarted(timestamp=self._tick(0)))
         return self._add(ActionExecuted("action_listen", timestamp=self._tick(0)))
@@ -68,7 +73,7 @@ class Script:
         from rasa.shared.core.events import UserUttered
 
         if when is not None:
-            self.clock = when
+            self.clock = when.astimezone(UTC)
         ranking = ranking or [(intent, confidence)]
         parse_data = {
             "text": text,

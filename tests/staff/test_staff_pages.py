@@ -206,3 +206,47 @@ def test_the_queue_page_reads_and_writes_the_apps_data_directory_not_the_setting
     finally:
         stop()
         shared_store.dispose()
+
+
+def test_the_report_pages_count_days_in_report_timezone(server, data_dir, monkeypatch):
+    from staff_helpers import Script, at, write_store
+
+    evening = at("2026-11-27", "02:30:00", dt.timezone.utc)  # 21:30 EST on November 26
+    script = Script("evening", evening)
+    script.user("/topic_business_number", "topic_business_number", 1.0, when=evening).utter("utter_topic_answer")
+    server.app._tracker_url = write_store(data_dir / "evening.db", [script])
+    server.clock.at = evening
+    session = server.login()
+
+    # Without a range: the last 30 days up to today in Toronto, November 26 (November 27 in UTC).
+    page = server.get("/staff/report", session).text
+    assert 'name="from" type="date" value="2026-10-28"' in page and 'name="to" type="date" value="2026-11-26"' in page
+    assert "Usage from 2026-10-28 to 2026-11-26 (America/Toronto time)" in page
+    assert '<dd data-total="conversations">1</dd>' in page
+    data = json.loads(server.get("/staff/report.json?from=2026-11-26&to=2026-11-27", session).text)
+    assert data["timezone"] == "America/Toronto"
+    assert {d["day"]: d["conversations"] for d in data["days"]} == {"2026-11-26": 1, "2026-11-27": 0}
+    links = server.get("/staff/links?from=2026-11-27&to=2026-11-27", session).text
+    assert "No conversation in this range started from a deep link." in links
+    transcript = server.get("/staff/conversations/evening", session).text
+    assert '<time datetime="2026-11-26T21:30:00-05:00">2026-11-26 21:30:00 EST</time>' in transcript
+
+    monkeypatch.setenv("REPORT_TIMEZONE", "UTC")
+    page = server.get("/staff/report", session).text
+    assert 'name="to" type="date" value="2026-11-27"' in page and "(UTC time)" in page
+    data = json.loads(server.get("/staff/report.json?from=2026-11-26&to=2026-11-27", session).text)
+    assert {d["day"]: d["conversations"] for d in data["days"]} == {"2026-11-26": 0, "2026-11-27": 1}
+    assert "2026-11-27 02:30:00 UTC" in server.get("/staff/conversations/evening", session).text
+
+
+def test_an_unknown_report_timezone_is_named_on_the_page_not_a_traceback(server, monkeypatch):
+    monkeypatch.setenv("REPORT_TIMEZONE", "Mars/Olympus_Mons")
+    message = "REPORT_TIMEZONE=&#x27;Mars/Olympus_Mons&#x27; is not a known time zone"
+    for path in ("/staff/report", "/staff/gaps", "/staff/links", "/staff/conversations/someone"):
+        page = server.get(path, server.session)
+        assert page.status_code == 500 and message in page.text, path
+        assert "Traceback" not in page.text and 'role="alert"' in page.text
+    data = server.get("/staff/report.json", server.session)
+    assert data.status_code == 500 and data.headers["Content-Type"].startswith("text/plain")
+    assert "REPORT_TIMEZONE='Mars/Olympus_Mons' is not a known time zone" in data.text
+    assert server.get("/staff/freshness", server.session).status_code == 200  # pages without days still work

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from async_helpers import run as run_async
 
+from bot import clock
 from bot.cli import main as cli_main
-from bot.staff import cli as staff_cli
 from bot.staff import report
 from bot.staff.tracker_events import TrackerStoreError
 from staff_helpers import (config_fallback_threshold, FALLBACK_THRESHOLD, FORM_ANSWER, INVOICE_TITLE, KNOWN_DAYS, KNOWN_FLOWS, KNOWN_TOPICS,
@@ -104,7 +104,7 @@ def test_topics_flows_and_zero_result_searches(known):
     assert [f.flow for f in known.flows] == ["msme_profile", "rules_check", "vor_readiness"]
     assert {f.flow: f.completion_rate for f in known.flows} == {"msme_profile": 0.0, "rules_check": 1.0,
                                                                 "vor_readiness": 0.0}
-    assert known.zero_results == [{"sender_id": "d-search", "time": "2026-03-03T15:00:03+00:00",
+    assert known.zero_results == [{"sender_id": "d-search", "time": "2026-03-03T15:00:03-05:00",
                                    "filters": "words: underwater basket weaving"}]
 
 
@@ -139,6 +139,7 @@ def test_fallback_threshold_comes_from_config(tmp_path):
 def test_json_is_the_report(known):
     data = json.loads(report.report_json(known))
     assert data == known.to_dict()
+    assert (data["start"], data["end"], data["timezone"]) == ("2026-03-02", "2026-03-04", "America/Toronto")
     assert data["totals"] == KNOWN_TOTALS
     assert {d["day"]: (d["conversations"], d["user_messages"], d["bot_messages"], d["fallback_messages"],
                        d["handoff_requests"], d["zero_result_searches"]) for d in data["days"]} == KNOWN_DAYS
@@ -147,6 +148,8 @@ def test_json_is_the_report(known):
 def test_csv_holds_the_same_numbers_as_the_json(known):
     rows = list(csv.DictReader(io.StringIO(report.report_csv(known))))
     data = known.to_dict()
+    assert {r["item"]: r["value"] for r in rows if r["section"] == "period"} == {
+        "start": "2026-03-02", "end": "2026-03-04", "timezone": "America/Toronto"}
     totals = {r["item"]: r["value"] for r in rows if r["section"] == "total"}
     assert totals == {name: str(value) for name, value in data["totals"].items()}
     days = {(r["item"], r["measure"]): int(r["value"]) for r in rows if r["section"] == "day"}
@@ -164,7 +167,7 @@ def test_csv_holds_the_same_numbers_as_the_json(known):
 
 
 def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted():
-    known = report.Report("2026-03-02", "2026-03-04", zero_results=[
+    known = report.Report("2026-03-02", "2026-03-04", "UTC", zero_results=[
         {"time": "2026-03-02T10:00:00+00:00", "sender_id": "=HYPERLINK(\"http://x\",\"y\")",
          "filters": "+cmd|' /C calc'!A0"},
         {"time": "2026-03-02T11:00:00+00:00", "sender_id": "@SUM(1)", "filters": "-2+3"},
@@ -198,8 +201,13 @@ def test_html_tables_hold_the_same_numbers_as_the_json(known):
          f"{f['completion_rate']:.2%}"] for f in data["flows"]]
     assert page.tables["report-drop-off"][1:] == [["msme_profile", "msme_revenue", "1"],
                                                   ["vor_readiness", "vor_offering_covered", "1"]]
-    assert page.tables["report-zero-results"][1:] == [["2026-03-03T15:00:03+00:00",
+    assert page.tables["report-zero-results"][0] == ["Time (America/Toronto)", "Search", "Conversation"]
+    assert page.tables["report-zero-results"][1:] == [["2026-03-03 15:00:03 EST",
                                                        "words: underwater basket weaving", "d-search"]]
+    fragment = report.report_html(known)
+    assert '<time datetime="2026-03-03T15:00:03-05:00">2026-03-03 15:00:03 EST</time>' in fragment
+    assert "<h2>Usage from 2026-03-02 to 2026-03-04 (America/Toronto time)</h2>" in fragment
+    assert page.tables["report-days"][0][0] == "Day (America/Toronto)"
 
 
 def test_html_has_titled_accessible_charts_with_axes(known):
@@ -222,7 +230,7 @@ def test_html_has_titled_accessible_charts_with_axes(known):
     # Axes are labelled and the day axis carries the dates; the descriptions state the numbers.
     conversations = svgs[0]
     texts = [el.text for el in conversations.iter(f"{ns}text")]
-    assert "Day (UTC)" in texts and "Conversations" in texts and "Mar 02" in texts and "Mar 04" in texts
+    assert "Day (America/Toronto)" in texts and "Conversations" in texts and "Mar 02" in texts and "Mar 04" in texts
     assert "total 7, highest 3 on 2026-03-04" in conversations.find(f"{ns}desc").text
     topics_desc = svgs[4].find(f"{ns}desc").text
     assert f"{INVOICE_TITLE} (invoicing): 2" in topics_desc
@@ -313,9 +321,10 @@ def test_transcript_shows_both_sides_in_order_with_times_escaped(tmp_path):
     assert "\u202e" not in html
     assert "Try &lt;b&gt;these&lt;/b&gt;<br>or ask a person" in html
     assert "Conversation web-&lt;1&gt;" in html
-    order = [html.index(x) for x in ("2026-03-02 10:00:05 UTC", "utter_fallback_suggestions", "Session 2",
-                                     "2026-03-03 09:30:10 UTC", "Hi!")]
+    order = [html.index(x) for x in ("2026-03-02 10:00:05 EST", "utter_fallback_suggestions", "Session 2",
+                                     "2026-03-03 09:30:10 EST", "Hi!")]
     assert order == sorted(order)
+    assert '<time datetime="2026-03-02T10:00:05-05:00">2026-03-02 10:00:05 EST</time>' in html
     assert html.count('class="turn user"') == 2 and html.count('class="turn bot"') == 2
     assert "No conversation recorded" in report.transcript_html(url, "nobody")
 
@@ -372,7 +381,7 @@ def test_cli_html_is_a_whole_page_with_the_charts(store_url, tmp_path):
 
 def test_cli_defaults_to_the_last_30_days_of_the_configured_store(store_url, capsys, monkeypatch):
     monkeypatch.setenv("TRACKER_STORE_URL", store_url)
-    monkeypatch.setattr(staff_cli, "_today", lambda: dt.date(2026, 3, 4))
+    monkeypatch.setattr(clock, "now", lambda: at("2026-03-04", "23:30:00"))  # 04:30 on March 5 in UTC
     assert cli_main(["report", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["start"], data["end"]) == ("2026-02-03", "2026-03-04")
