@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from bot.staff.report import fallback_threshold, user_turns
-from bot.staff.tracker_events import conversations, display_text
+from bot.staff.report import fallback_threshold, time_html, user_turns
+from bot.staff.tracker_events import conversations, display_text, report_zone
 
 SIMILARITY = 0.4  # average cosine similarity at which questions belong together (related ~0.6, unrelated <0.15)
 EXAMPLES = 5
@@ -222,10 +222,12 @@ def mark_handled(state_db: Path, key: str, handled: bool = True, now: dt.datetim
 # ---------------------------------------------------------------- HTML
 
 
-def gaps_html(groups: list[GapGroup], csrf_token: str) -> str:
-    """The gap groups as an HTML fragment, each with a form that marks it handled (or reopens it)."""
+def gaps_html(groups: list[GapGroup], csrf_token: str, zone: ZoneInfo | None = None) -> str:
+    """The gap groups as an HTML fragment, each with a form that marks it handled (or reopens it); the example
+    messages' times in `zone` (default REPORT_TIMEZONE)."""
     if not groups:
         return '<p class="gaps-empty">No unanswered questions in this period.</p>'
+    zone = zone or report_zone()
     parts = ['<ol class="gap-groups">']
     for group in groups:
         state = "handled" if group.handled else "open"
@@ -240,7 +242,7 @@ def gaps_html(groups: list[GapGroup], csrf_token: str) -> str:
         for message in group.examples:
             parts.append(
                 f'<li><q>{escape(display_text(message.text, 300))}</q> <span class="gap-reason">{escape(message.reason)}</span> '
-                f'<time datetime="{escape(message.time)}">{escape(message.time.replace("T", " "))}</time> '
+                f'{time_html(dt.datetime.fromisoformat(message.time), zone)} '
                 f'<a href="/staff/conversations/{quote(message.sender_id, safe="")}">conversation '
                 f'{escape(message.sender_id)}</a></li>')
         parts.append("</ul></details>")

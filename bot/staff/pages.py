@@ -429,7 +429,7 @@ class StaffApp:
         groups = gaps_module.find_gaps(self.tracker_url, start, end, self.state_db, zone=self.zone)
         body = ("<p>Questions the assistant could not answer or answered with low confidence, grouped by "
                 "similarity. Add a topic or example questions in <code>knowledge/</code>, then mark the group "
-                "handled.</p>" + date_range_form("/staff/gaps", start, end) + gaps_module.gaps_html(groups, csrf))
+                "handled.</p>" + date_range_form("/staff/gaps", start, end) + gaps_module.gaps_html(groups, csrf, self.zone))
         return self._html(200, "Knowledge gaps", body, "gaps", csrf)
 
     def gaps_handled(self, request: Request, csrf: str, nonce: str) -> Response:
@@ -455,7 +455,7 @@ class StaffApp:
     def queue(self, request: Request, csrf: str, nonce: str) -> Response:
         from bot.staff import queue as queue_module
 
-        fragment = queue_module.queue_html(csrf, db_path=self.concierge_db)
+        fragment = queue_module.queue_html(csrf, db_path=self.concierge_db, zone=self.zone)
         return self._html(200, "Concierge queue", fragment, "queue", csrf)
 
     def queue_status(self, request: Request, csrf: str, nonce: str) -> Response:

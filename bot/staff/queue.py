@@ -15,6 +15,7 @@ import datetime as dt
 import html
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -155,11 +156,17 @@ def set_status(request_id: int, status: str, now: dt.datetime | None = None,
         return dict(connection.execute(sa.select(concierge_requests).where(where)).one()._mapping)
 
 
-def queue_html(csrf_token: str, status: str | None = None, db_path: Path | None = None) -> str:
-    """The queue as an HTML fragment: one table row per request, with a transcript link and a status form."""
+def queue_html(csrf_token: str, status: str | None = None, db_path: Path | None = None,
+               zone: ZoneInfo | None = None) -> str:
+    """The queue as an HTML fragment: one table row per request, with a transcript link and a status form; the
+    times in `zone` (default REPORT_TIMEZONE, the staff pages' zone)."""
+    from bot.staff.report import time_html
+    from bot.staff.tracker_events import report_zone
+
     requests = list_requests(status, db_path=db_path)
     if not requests:
         return '<p class="queue-empty">No concierge requests yet.</p>'
+    zone = zone or report_zone()
     esc = html.escape
     rows = []
     for request in requests:
@@ -169,8 +176,7 @@ def queue_html(csrf_token: str, status: str | None = None, db_path: Path | None 
         rows.append(
             f'<tr id="request-{request["id"]}" data-status="{esc(request["status"])}">'
             f'<td>{esc(request["reference"] or "")}</td>'
-            f'<td><time datetime="{esc(request["created_at"])}">{esc(request["created_at"][:16].replace("T", " "))}'
-            f' UTC</time></td>'
+            f'<td>{time_html(dt.datetime.fromisoformat(request["created_at"]), zone)}</td>'
             f'<td>{esc(request["topic"] or "")}</td>'
             f'<td>{esc(request["name"] or "")}</td>'
             f'<td><a href="mailto:{esc(request["email"] or "")}">{esc(request["email"] or "")}</a></td>'

@@ -187,3 +187,6 @@ def test_contact_details_typed_into_a_question_are_not_shown(tmp_path):
                      "pls call me at [phone] or [email] about set-asides"]
     html = gaps.gaps_html(groups, "t")
     assert "555-0199" not in html and "example.com" not in html
+    # The examples' times are shown in the staff's zone (EDT in June), the exact moment in the datetime attribute.
+    assert sorted(re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', html)) == [
+        ("2026-06-02T10:00:01-04:00", "2026-06-02 10:00:01 EDT"), ("2026-06-02T10:00:05-04:00", "2026-06-02 10:00:05 EDT")]

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 from async_helpers import run as run_async
@@ -91,6 +92,11 @@ def test_queue_html_lists_each_request_with_transcript_link_and_status_form(data
     assert f'name="request_id" value="{request_id}"' in fragment
     assert '<option value="new" selected>' in fragment
     assert "&lt;b&gt;Jane&lt;/b&gt;" in fragment and "<b>Jane" not in fragment
+    # Received at 10:00 Eastern (stored as 15:00 UTC): shown in the staff's zone, the exact moment in datetime.
+    assert '<time datetime="2026-03-02T10:00:00-05:00">2026-03-02 10:00:00 EST</time>' in fragment
+    assert "UTC" not in fragment
+    in_utc = queue.queue_html("t", zone=ZoneInfo("UTC"))
+    assert '<time datetime="2026-03-02T15:00:00+00:00">2026-03-02 15:00:00 UTC</time>' in in_utc
 
 
 def test_retention_purge_deletes_requests_older_than_the_period_whatever_their_status(data_dir, monkeypatch):
