@@ -11,7 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, latest_entity_values, reset_events, response_text, valid_answer
+from actions.flow_common import (
+    invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, response_text, valid_answer,
+)
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.nlu.dates import resolve_date, resolve_window
@@ -196,9 +198,7 @@ class ActionBidChecklist(Action):
         try:
             found = bid.checklist(get_store().table("checklists"))
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         closing = bid.parse_moment(tracker.get_slot("bid_closing_date") or "")
         if found is None or closing is None:
             dispatcher.utter_message(response="utter_service_unavailable")

@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, reset_events, valid_answer
+from actions.flow_common import invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.nlu.dates import resolve_date, resolve_window
@@ -47,9 +47,7 @@ class ActionEventsList(Action):
         try:
             events = get_store().table("events")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         now = clock.now()
         first_day = last_day = None
         window = resolve_window(tracker.get_slot("events_window") or "", now.date())

@@ -1,6 +1,8 @@
-"""Glue shared by the guided flows: counting invalid answers and re-prompting, stopping and starting over."""
+"""Glue shared by the guided flows: counting invalid answers and re-prompting, stopping and starting over; and
+the apology an action gives when the knowledge store cannot be read."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -47,3 +49,15 @@ def gave_other_facts(tracker: Tracker, entities: tuple[str, ...]) -> bool:
 def response_text(domain: dict[str, Any], name: str) -> str:
     """The text of a domain response that is filled into another response rather than sent on its own."""
     return ((domain.get("responses") or {}).get(name) or [{}])[0].get("text", "")
+
+
+def knowledge_unavailable(dispatcher: CollectingDispatcher, log: logging.Logger) -> list[dict[str, Any]]:
+    """Apologise that the knowledge store cannot be read and log why; the action then returns no events.
+
+    Call it inside `except KnowledgeUnavailable:` (the log line carries the exception), with the action module's
+    own logger: the log line still names the action's module, function and line.
+    """
+    # error(exc_info=True) as logger.exception() does: on Python 3.10 exception() miscounts stacklevel.
+    log.error("knowledge store unavailable", exc_info=True, stacklevel=2)
+    dispatcher.utter_message(response="utter_service_unavailable")
+    return []

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    gave_other_facts, invalid_answer, latest_entity_values, reset_events, response_text, valid_answer,
+    gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, response_text,
+    valid_answer,
 )
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
@@ -96,9 +97,7 @@ class ActionMsmeVerdict(Action):
             store = get_store()
             sizes, categories = store.table("business_size"), store.table("categories")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         employees, revenue = tracker.get_slot("msme_employees"), tracker.get_slot("msme_revenue")
         dispatcher.utter_message(
             response="utter_msme_profile", employees=employees,

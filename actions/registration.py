@@ -14,7 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import gave_other_facts, invalid_answer, reset_events, valid_answer
+from actions.flow_common import gave_other_facts, invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import registration as reg
 from bot.procurement.rules import markdown_steps
@@ -108,9 +108,7 @@ class ActionAskRegStep(Action):
         try:
             checklist, index = _state(tracker, _checklists())
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         if checklist is None:
             dispatcher.utter_message(response="utter_ask_reg_target")
             return []
@@ -151,9 +149,7 @@ class ActionRegistrationSummary(Action):
         try:
             checklist, index = _state(tracker, _checklists())
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         if checklist is None:
             return []
         status = tracker.get_slot(STATUS_SLOT)

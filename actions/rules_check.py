@@ -8,7 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import gave_other_facts, invalid_answer, latest_entity_values, reset_events, valid_answer
+from actions.flow_common import (
+    gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, valid_answer,
+)
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
@@ -79,9 +81,7 @@ class ActionRulesVerdict(Action):
             store = get_store()
             tables = {name: store.table(name) for name in TABLES}
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         buyer, category = tracker.get_slot("deal_buyer"), tracker.get_slot("deal_category")
         value = tracker.get_slot("deal_value")
         verdict = rules.decide_rules(tables, buyer, category, value, clock.today())

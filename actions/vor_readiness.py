@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, reset_events, valid_answer
+from actions.flow_common import invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement.rules import markdown_steps
 from bot.procurement.parsing import parse_yes_no
@@ -75,9 +75,7 @@ class ActionVorVerdict(Action):
         try:
             rows = get_store().table("vor_readiness")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         answers = {row["id"]: tracker.get_slot(slot_name(row["id"])) for row in rows}
         verdict = decide_vor(rows, answers)
         dispatcher.utter_message(response=VERDICTS[verdict.verdict])
@@ -100,9 +98,7 @@ class ActionVorCorrectPrevious(Action):
         try:
             rows = get_store().table("vor_readiness")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         row = previous_requirement(rows, tracker.get_slot("requested_slot"))
         answer = parse_yes_no(tracker.latest_message.get("text") or "")
         if row is None or answer is None:

@@ -377,6 +377,7 @@ def test_without_the_knowledge_store_an_action_apologises_and_logs_why(action, d
     assert responses(dispatcher) == ["utter_service_unavailable"]
     [record] = [r for r in caplog.records if r.getMessage() == "knowledge store unavailable"]
     assert record.name == action.__module__ and record.levelno == logging.ERROR and record.exc_info
+    assert record.funcName == "run" and record.pathname.endswith(action.__module__.replace(".", "/") + ".py")
 
 
 def test_without_the_knowledge_store_the_walkthrough_still_introduces_itself(data_dir, tracker_factory, dispatcher,
