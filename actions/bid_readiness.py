@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partialmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -163,31 +164,23 @@ class ValidateBidReadiness(FormValidationAction):
         return valid_answer("bid_question_deadline", value)
 
     def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                not_needed: bool = False) -> dict[str, Any]:
+                domain: DomainDict) -> dict[str, Any]:
+        """The check shared by the yes/no questions; `slot` is bid_<question> (bid.QUESTIONS)."""
+        allowed = bid.allowed_answers(slot.removeprefix("bid_"))
         if isinstance(value, str) and value not in bid.ANSWERS:
-            value = "not_needed" if not_needed and bid.says_not_needed(value) else parse_yes_no(value)
-        if value in (bid.ANSWERS if not_needed else bid.ANSWERS[:2]):
+            value = "not_needed" if "not_needed" in allowed and bid.says_not_needed(value) else parse_yes_no(value)
+        if value in allowed:
             return valid_answer(slot, value)
         text = tracker.latest_message.get("text") or ""
         if bid.mentions_closing(text) and latest_entity_values(tracker, "date"):
             return {slot: None}  # the message corrected the closing date; ask this question again
         return invalid_answer(dispatcher, tracker, slot, "utter_invalid_bid_answer")
 
-    def validate_bid_mandatory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_mandatory", value, dispatcher, tracker)
-
-    def validate_bid_security(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_security", value, dispatcher, tracker, not_needed=True)
-
-    def validate_bid_insurance(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_insurance", value, dispatcher, tracker)
-
-    def validate_bid_partners(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_partners", value, dispatcher, tracker, not_needed=True)
+    # rasa-sdk calls validate_<slot>(value, dispatcher, tracker, domain).
+    validate_bid_mandatory = partialmethod(_answer, "bid_mandatory")
+    validate_bid_security = partialmethod(_answer, "bid_security")
+    validate_bid_insurance = partialmethod(_answer, "bid_insurance")
+    validate_bid_partners = partialmethod(_answer, "bid_partners")
 
 
 class ActionBidChecklist(Action):

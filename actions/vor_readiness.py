@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partialmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -37,34 +38,19 @@ class ValidateVorReadiness(FormValidationAction):
     def name(self) -> str:
         return "validate_vor_readiness"
 
-    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                domain: DomainDict) -> dict[str, Any]:
         if value in ANSWERS:
             return valid_answer(slot, value)
         return invalid_answer(dispatcher, tracker, slot, "utter_invalid_vor_answer")
 
-    def validate_vor_offering_covered(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_offering_covered", value, dispatcher, tracker)
-
-    def validate_vor_otp_registered(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_otp_registered", value, dispatcher, tracker)
-
-    def validate_vor_mandatory_requirements(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                            domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_mandatory_requirements", value, dispatcher, tracker)
-
-    def validate_vor_insurance(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_insurance", value, dispatcher, tracker)
-
-    def validate_vor_security_screening(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                        domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_security_screening", value, dispatcher, tracker)
-
-    def validate_vor_master_agreement(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_master_agreement", value, dispatcher, tracker)
+    # rasa-sdk calls validate_<slot>(value, dispatcher, tracker, domain).
+    validate_vor_offering_covered = partialmethod(_answer, "vor_offering_covered")
+    validate_vor_otp_registered = partialmethod(_answer, "vor_otp_registered")
+    validate_vor_mandatory_requirements = partialmethod(_answer, "vor_mandatory_requirements")
+    validate_vor_insurance = partialmethod(_answer, "vor_insurance")
+    validate_vor_security_screening = partialmethod(_answer, "vor_security_screening")
+    validate_vor_master_agreement = partialmethod(_answer, "vor_master_agreement")
 
 
 class ActionVorVerdict(Action):

@@ -10,6 +10,7 @@ import logging
 import sqlite3
 
 import pytest
+from async_helpers import run as run_async
 from rasa_sdk.events import SlotSet
 
 from actions.bid_readiness import ActionBidChecklist, ActionResetBidReadiness, ValidateBidReadiness
@@ -58,6 +59,13 @@ def draft_answers(sender_id: str) -> tuple:
                           "WHERE sender_id = ? AND status = 'draft'", (sender_id,)).fetchone()
 
 
+def with_candidates(tracker_factory, form: str, **candidates):
+    """A tracker whose last events are the slot values Rasa extracted for `form` this turn, for validation."""
+    events = [*tracker_factory().events,
+              *({"event": "slot", "timestamp": 1764000001.0, "name": n, "value": v} for n, v in candidates.items())]
+    return tracker_factory(events=events, active_loop={"name": form})
+
+
 def responses(dispatcher) -> list[str]:
     return [m["response"] for m in dispatcher.messages]
 
@@ -87,6 +95,13 @@ def test_anything_else_is_asked_again_and_the_third_time_a_person_is_offered(slo
     assert responses(dispatcher) == ["utter_invalid_vor_answer"]
     assert validate("maybe", dispatcher, tracker_factory(slots={COUNT: 2.0}), domain) == {slot: None, COUNT: 0.0}
     assert responses(dispatcher) == ["utter_invalid_vor_answer", "utter_invalid_vor_answer", "utter_flow_offer_person"]
+
+
+def test_rasa_sdk_validates_each_vor_candidate_in_turn(tracker_factory, dispatcher, domain):
+    tracker = with_candidates(tracker_factory, "vor_readiness", vor_insurance="maybe", vor_otp_registered="yes")
+    events = run_async(ValidateVorReadiness().run(dispatcher, tracker, domain))
+    assert events == [SlotSet("vor_insurance", None), SlotSet("vor_otp_registered", "yes"), SlotSet(COUNT, 0.0)]
+    assert responses(dispatcher) == ["utter_invalid_vor_answer"]
 
 
 # ---------------------------------------------------------------- bid readiness: the four yes/no questions
@@ -136,6 +151,13 @@ def test_an_unreadable_bid_answer_is_asked_again(slot, tracker_factory, dispatch
     tracker = tracker_factory(slots={COUNT: 2.0}, latest_message=said("purple"))
     assert validate("purple", dispatcher, tracker, domain) == {slot: None, COUNT: 0.0}
     assert responses(dispatcher) == ["utter_invalid_bid_answer", "utter_flow_offer_person"]
+
+
+def test_rasa_sdk_validates_each_bid_candidate_in_turn(tracker_factory, dispatcher, domain):
+    tracker = with_candidates(tracker_factory, "bid_readiness", bid_security="not needed", bid_partners="purple")
+    events = run_async(ValidateBidReadiness().run(dispatcher, tracker, domain))
+    assert events == [SlotSet("bid_security", "not_needed"), SlotSet("bid_partners", None), SlotSet(COUNT, 1.0)]
+    assert responses(dispatcher) == ["utter_invalid_bid_answer"]
 
 
 # ---------------------------------------------------------------- MSME profile
