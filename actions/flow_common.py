@@ -9,6 +9,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.procurement import rules
+from bot.procurement.parsing import parse_number
+
 INVALID_COUNT_SLOT = "flow_invalid_count"
 # After this many invalid answers in a row the flow offers a person (the issue's "after three invalid answers").
 INVALID_ANSWERS_BEFORE_OFFER = 3
@@ -44,6 +47,34 @@ def gave_other_facts(tracker: Tracker, entities: tuple[str, ...]) -> bool:
     """True when the latest message carried one of the flow's entities: the free text was an answer to
     another question (a correction such as "actually it's 90k"), not a bad answer to this one."""
     return any(e.get("entity") in entities for e in tracker.latest_message.get("entities") or [])
+
+
+def ask_again(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, response: str,
+              entities: tuple[str, ...], **values: Any) -> dict[str, Any]:
+    """`slot` was not answered: ask it again without a word when the message gave the flow other facts (see
+    gave_other_facts), else re-prompt with `response` as invalid_answer does."""
+    if gave_other_facts(tracker, entities):
+        return {slot: None}
+    return invalid_answer(dispatcher, tracker, slot, response, **values)
+
+
+def amount_answer(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any,
+                  entities: tuple[str, ...], responses: dict[str, str]) -> dict[str, Any]:
+    """A dollar amount: kept when plausible, else refused with `responses[problem]` (rules.value_problem).
+
+    Typed text is read as a number unless the message gave the flow other facts: then the slot is asked again
+    quietly, even when the text also holds a number ("it's for a city, about 90k" answers the buyer question).
+    """
+    if isinstance(value, str):
+        if gave_other_facts(tracker, entities):
+            return {slot: None}
+        value = parse_number(value)
+    problem = rules.value_problem(value)
+    if problem is None:
+        return valid_answer(slot, value)
+    shown = rules.format_cad(value) if problem == "too_large" else None
+    return invalid_answer(dispatcher, tracker, slot, responses[problem],
+                          answer=tracker.latest_message.get("text") or "", value=shown)
 
 
 def response_text(domain: dict[str, Any], name: str) -> str:

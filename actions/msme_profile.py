@@ -9,8 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, response_text,
-    valid_answer,
+    amount_answer, ask_again, gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values,
+    reset_events, response_text, valid_answer,
 )
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
@@ -59,33 +59,20 @@ class ValidateMsmeProfile(FormValidationAction):
                               domain: DomainDict) -> dict[str, Any]:
         if value == "skipped":
             return valid_answer("msme_revenue", value)
-        if isinstance(value, str):
-            if gave_other_facts(tracker, ENTITIES):
-                return {"msme_revenue": None}
-            value = parse_number(value)
-        problem = rules.value_problem(value)
-        if problem is None:
-            return valid_answer("msme_revenue", value)
-        shown = rules.format_cad(value) if problem == "too_large" else None
-        return invalid_answer(dispatcher, tracker, "msme_revenue", INVALID_REVENUE[problem],
-                              answer=tracker.latest_message.get("text") or "", value=shown)
+        return amount_answer(dispatcher, tracker, "msme_revenue", value, ENTITIES, INVALID_REVENUE)
 
     def validate_msme_ontario(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
         if isinstance(value, bool):
             return valid_answer("msme_ontario", value)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"msme_ontario": None}
-        return invalid_answer(dispatcher, tracker, "msme_ontario", "utter_invalid_msme_ontario")
+        return ask_again(dispatcher, tracker, "msme_ontario", "utter_invalid_msme_ontario", ENTITIES)
 
     def validate_msme_sector(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
         sector = rules.pick_category(latest_entity_values(tracker, "category") or [value])
         if sector is not None:
             return valid_answer("msme_sector", sector)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"msme_sector": None}
-        return invalid_answer(dispatcher, tracker, "msme_sector", "utter_invalid_msme_sector")
+        return ask_again(dispatcher, tracker, "msme_sector", "utter_invalid_msme_sector", ENTITIES)
 
 
 class ActionMsmeVerdict(Action):

@@ -14,7 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import gave_other_facts, invalid_answer, knowledge_unavailable, reset_events, valid_answer
+from actions.flow_common import ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import registration as reg
 from bot.procurement.rules import markdown_steps
@@ -76,11 +76,9 @@ class ValidateRegistration(FormValidationAction):
         if checklist is None:
             return {STEP_SLOT: None}
         command = value if value in reg.COMMANDS else reg.parse_step_command(str(value or ""))
-        if command is None:
-            if gave_other_facts(tracker, ENTITIES):  # "actually it's for a municipality": the target changed
-                return {STEP_SLOT: None}
-            return invalid_answer(dispatcher, tracker, STEP_SLOT, "utter_invalid_reg_step",
-                                  answer=tracker.latest_message.get("text") or "")
+        if command is None:  # ("actually it's for a municipality" is no bad answer: it changed the target)
+            return ask_again(dispatcher, tracker, STEP_SLOT, "utter_invalid_reg_step", ENTITIES,
+                             answer=tracker.latest_message.get("text") or "")
         steps = checklist["steps"]
         step = steps[min(index, len(steps) - 1)]
         answered = {**valid_answer(STEP_SLOT, None)}

@@ -9,12 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, valid_answer,
+    amount_answer, ask_again, knowledge_unavailable, latest_entity_values, reset_events, valid_answer,
 )
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
-from bot.procurement.parsing import parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +43,7 @@ class ValidateRulesCheck(FormValidationAction):
                             domain: DomainDict) -> dict[str, Any]:
         if value in _ids("buyer_types"):
             return valid_answer("deal_buyer", value)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"deal_buyer": None}
-        return invalid_answer(dispatcher, tracker, "deal_buyer", "utter_invalid_deal_buyer")
+        return ask_again(dispatcher, tracker, "deal_buyer", "utter_invalid_deal_buyer", ENTITIES)
 
     def validate_deal_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> dict[str, Any]:
@@ -54,22 +51,11 @@ class ValidateRulesCheck(FormValidationAction):
         category = rules.pick_category(latest_entity_values(tracker, "category") or [value])
         if category in _ids("categories"):
             return valid_answer("deal_category", category)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"deal_category": None}
-        return invalid_answer(dispatcher, tracker, "deal_category", "utter_invalid_deal_category")
+        return ask_again(dispatcher, tracker, "deal_category", "utter_invalid_deal_category", ENTITIES)
 
     def validate_deal_value(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
-        if isinstance(value, str):
-            if gave_other_facts(tracker, ENTITIES):
-                return {"deal_value": None}
-            value = parse_number(value)
-        problem = rules.value_problem(value)
-        if problem is None:
-            return valid_answer("deal_value", value)
-        shown = rules.format_cad(value) if problem == "too_large" else None
-        return invalid_answer(dispatcher, tracker, "deal_value", INVALID_VALUE[problem],
-                              answer=tracker.latest_message.get("text") or "", value=shown)
+        return amount_answer(dispatcher, tracker, "deal_value", value, ENTITIES, INVALID_VALUE)
 
 
 class ActionRulesVerdict(Action):
