@@ -358,6 +358,36 @@ def test_a_concierge_answer_is_checked_then_kept_only_in_the_queue(slot, bad, go
     assert draft_answers("conv-answers")[fields.index(slot)] == stored
 
 
+def concierge_turn(tracker_factory, sender_id: str, requested_slot: str, message: dict):
+    return tracker_factory(sender_id=sender_id, slots={"requested_slot": requested_slot, "concierge_consent": True},
+                           latest_message=message, active_loop={"name": "concierge"})
+
+
+@pytest.mark.parametrize("slot", ["concierge_name", "concierge_company", "concierge_description"])
+def test_rasa_sdk_takes_the_requested_concierge_answer_from_the_text_and_keeps_it_in_the_queue(
+        slot, data_dir, tracker_factory, dispatcher, domain):
+    validate = ValidateConcierge()
+    validate.validate_concierge_consent(True, dispatcher, tracker_factory(sender_id="conv-run"), domain)
+    answer = said(" Northwind Tremblay Inc. ", intent="nlu_fallback")
+    tracker = concierge_turn(tracker_factory, "conv-run", slot, answer)
+    assert run_async(validate.run(dispatcher, tracker, domain)) == [SlotSet(slot, PLACEHOLDER)]
+    fields = ("concierge_name", "concierge_email", "concierge_company", "concierge_description")
+    assert draft_answers("conv-run") == tuple("Northwind Tremblay Inc." if f == slot else None for f in fields)
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("what is a vendor of record?", "topic_vor_what_is"), ("/stop", "stop"), ("cancel", "stop"),
+    ("  ", "nlu_fallback")])
+def test_a_question_or_a_command_is_not_taken_as_a_concierge_answer(text, intent, data_dir, tracker_factory,
+                                                                    dispatcher, domain):
+    validate = ValidateConcierge()
+    validate.validate_concierge_consent(True, dispatcher, tracker_factory(sender_id="conv-q"), domain)
+    tracker = concierge_turn(tracker_factory, "conv-q", "concierge_company", said(text, intent=intent))
+    assert run_async(validate.run(dispatcher, tracker, domain)) == []
+    assert draft_answers("conv-q") == (None, None, None, None)
+
+
 def test_a_concierge_answer_without_a_draft_ends_the_form(data_dir, tracker_factory, dispatcher, domain):
     tracker = tracker_factory(sender_id="conv-no-draft")
     assert ValidateConcierge().validate_concierge_company("Northwind Inc.", dispatcher, tracker, domain) == {
