@@ -25,16 +25,9 @@ from bot.procurement.parsing import parse_yes_no
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the consistency check sees them).
-QUESTIONS = {
-    "bid_closing_date": "utter_ask_bid_closing_date",
-    "bid_question_deadline": "utter_ask_bid_question_deadline",
-    "bid_mandatory": "utter_ask_bid_mandatory",
-    "bid_security": "utter_ask_bid_security",
-    "bid_insurance": "utter_ask_bid_insurance",
-    "bid_partners": "utter_ask_bid_partners",
-}
-SLOTS = [*QUESTIONS, "bid_notice_ref"]
+# The form's slots (Rasa asks each with utter_ask_<slot>), then the notice the flow may have started from.
+SLOTS = ["bid_closing_date", "bid_question_deadline", "bid_mandatory", "bid_security", "bid_insurance",
+         "bid_partners", "bid_notice_ref"]
 VERDICTS = {bid.BID: "utter_bid_verdict_bid", bid.BID_WITH_GAPS: "utter_bid_verdict_bid_with_gaps",
             bid.NO_BID: "utter_bid_verdict_no_bid"}
 GAPS = {"security": "utter_bid_gap_security", "insurance": "utter_bid_gap_insurance",

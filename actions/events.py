@@ -16,8 +16,7 @@ from bot.procurement.events import parse_format, topic_words, upcoming_events
 
 logger = logging.getLogger(__name__)
 
-# The form's slot and the question Rasa itself sends for it (named here so the consistency check sees it used).
-QUESTIONS = {"events_format": "utter_ask_events_format"}
+# The form's slot (Rasa asks it with utter_ask_events_format), then the topic and dates the founder gave.
 SLOTS = ["events_format", "events_text", "events_window", "events_after", "events_before"]
 FORMAT_NAMES = {"online": "utter_events_format_online", "in_person": "utter_events_format_in_person",
                 "hybrid": "utter_events_format_hybrid"}

@@ -19,11 +19,8 @@ from bot.procurement.parsing import parse_number
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used).
-QUESTIONS = {"msme_employees": "utter_ask_msme_employees", "msme_revenue": "utter_ask_msme_revenue",
-             "msme_ontario": "utter_ask_msme_ontario", "msme_sector": "utter_ask_msme_sector"}
-SLOTS = list(QUESTIONS)
+# The form's slots; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["msme_employees", "msme_revenue", "msme_ontario", "msme_sector"]
 INVALID_EMPLOYEES = {
     "not_a_number": "utter_invalid_msme_employees_not_a_number",
     "negative": "utter_invalid_msme_employees_negative",

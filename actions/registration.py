@@ -21,9 +21,8 @@ from bot.procurement.rules import markdown_steps
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used); action_ask_reg_step sends utter_ask_reg_step filled with the current step.
-QUESTIONS = {"reg_target": "utter_ask_reg_target", "reg_step": "utter_ask_reg_step"}
+# The form's slots: Rasa asks reg_target with utter_ask_reg_target; action_ask_reg_step sends utter_ask_reg_step
+# filled with the current step.
 TARGET_SLOT, STEP_SLOT = "reg_target", "reg_step"
 CHECKLIST_SLOT, INDEX_SLOT, STATUS_SLOT = "reg_checklist", "reg_index", "reg_status"
 PROGRESS_SLOTS = [TARGET_SLOT, STEP_SLOT, CHECKLIST_SLOT, INDEX_SLOT, STATUS_SLOT]

@@ -17,11 +17,8 @@ from bot.procurement import rules
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used).
-QUESTIONS = {"deal_buyer": "utter_ask_deal_buyer", "deal_category": "utter_ask_deal_category",
-             "deal_value": "utter_ask_deal_value"}
-SLOTS = list(QUESTIONS)
+# The form's slots; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["deal_buyer", "deal_category", "deal_value"]
 INVALID_VALUE = {
     "not_a_number": "utter_invalid_deal_value_not_a_number",
     "not_positive": "utter_invalid_deal_value_not_positive",

@@ -18,16 +18,9 @@ from bot.procurement.vor_readiness import ANSWERS, decide_vor, previous_requirem
 
 logger = logging.getLogger(__name__)
 
-# The form's slots (one per row of vor_readiness.yml) and the questions Rasa itself sends for them (named here
-# so the domain/code consistency check sees them used).
-QUESTIONS = {
-    "vor_offering_covered": "utter_ask_vor_offering_covered",
-    "vor_otp_registered": "utter_ask_vor_otp_registered",
-    "vor_mandatory_requirements": "utter_ask_vor_mandatory_requirements",
-    "vor_insurance": "utter_ask_vor_insurance",
-    "vor_security_screening": "utter_ask_vor_security_screening",
-    "vor_master_agreement": "utter_ask_vor_master_agreement",
-}
+# The form's slots, one per row of vor_readiness.yml; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["vor_offering_covered", "vor_otp_registered", "vor_mandatory_requirements", "vor_insurance",
+         "vor_security_screening", "vor_master_agreement"]
 VERDICTS = {"ready": "utter_vor_verdict_ready", "nearly_ready": "utter_vor_verdict_nearly_ready",
             "not_the_route": "utter_vor_verdict_not_the_route"}
 
@@ -100,4 +93,4 @@ class ActionResetVorReadiness(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(list(QUESTIONS))
+        return reset_events(SLOTS)
