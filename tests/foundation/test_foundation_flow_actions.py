@@ -160,7 +160,51 @@ def test_rasa_sdk_validates_each_bid_candidate_in_turn(tracker_factory, dispatch
     assert responses(dispatcher) == ["utter_invalid_bid_answer"]
 
 
-# ---------------------------------------------------------------- MSME profile
+# ---------------------------------------------------------------- MSME profile, which rules apply, registration
+
+# The validators that leave a message alone when it answered another of the flow's questions: (form validator,
+# slot, a message that gave other facts, slots the validator needs, the re-prompt for a message that did not).
+REG = {"reg_target": "ontario_ministry", "reg_index": 0.0}
+NOT_ANSWERS = [
+    (ValidateMsmeProfile, "msme_employees", ("revenue is 90k", ("amount", 90000)), {},
+     "utter_invalid_msme_employees_not_a_number"),
+    (ValidateMsmeProfile, "msme_revenue", ("we are 12 people", ("employees", 12)), {},
+     "utter_invalid_msme_revenue_not_a_number"),
+    (ValidateMsmeProfile, "msme_ontario", ("we do consulting", ("category", "consulting")), {},
+     "utter_invalid_msme_ontario"),
+    (ValidateMsmeProfile, "msme_sector", ("we are 12 people", ("employees", 12)), {}, "utter_invalid_msme_sector"),
+    (ValidateRulesCheck, "deal_buyer", ("it's about 90k", ("amount", 90000)), {}, "utter_invalid_deal_buyer"),
+    (ValidateRulesCheck, "deal_category", ("for a city", ("buyer_type", "municipal")), {},
+     "utter_invalid_deal_category"),
+    (ValidateRulesCheck, "deal_value", ("for a city", ("buyer_type", "municipal")), {},
+     "utter_invalid_deal_value_not_a_number"),
+    (ValidateRegistration, "reg_step", ("it's for a city", ("buyer_type", "municipal")), REG,
+     "utter_invalid_reg_step"),
+]
+
+
+@pytest.mark.parametrize(("validator", "slot", "other_facts", "slots", "reprompt"), NOT_ANSWERS)
+def test_a_message_that_answered_another_question_is_asked_again_quietly(validator, slot, other_facts, slots,
+                                                                         reprompt, built, tracker_factory,
+                                                                         dispatcher, domain):
+    text, *entities = other_facts
+    tracker = tracker_factory(slots={**slots, COUNT: 1.0}, latest_message=said(text, *entities))
+    assert getattr(validator(), f"validate_{slot}")(text, dispatcher, tracker, domain) == {slot: None}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(("validator", "slot", "other_facts", "slots", "reprompt"), NOT_ANSWERS)
+def test_a_message_that_answered_nothing_is_asked_again_showing_what_was_typed(validator, slot, other_facts, slots,
+                                                                               reprompt, built, tracker_factory,
+                                                                               dispatcher, domain):
+    validate = getattr(validator(), f"validate_{slot}")
+    assert validate("rocks", dispatcher, tracker_factory(slots=slots, latest_message=said("rocks")), domain) == {
+        slot: None, COUNT: 1.0}
+    tracker = tracker_factory(slots={**slots, COUNT: 2.0}, latest_message=said("rocks"))
+    assert validate("rocks", dispatcher, tracker, domain) == {slot: None, COUNT: 0.0}
+    assert responses(dispatcher) == [reprompt, reprompt, "utter_flow_offer_person"]
+    # The re-prompts that quote the answer quote the message as typed.
+    assert {m.get("answer") for m in dispatcher.messages if "answer" in m} <= {"rocks"}
 
 
 def test_an_employee_count_is_kept_as_a_whole_number(tracker_factory, dispatcher, domain):
@@ -173,12 +217,9 @@ def test_an_employee_count_is_kept_as_a_whole_number(tracker_factory, dispatcher
 
 def test_a_bad_employee_count_says_what_is_wrong(tracker_factory, dispatcher, domain):
     validate = ValidateMsmeProfile().validate_msme_employees
-    assert validate("-3", dispatcher, tracker_factory(latest_message=said("-3")), domain) == {
-        "msme_employees": None, COUNT: 1.0}
-    assert validate("a few", dispatcher, tracker_factory(latest_message=said("a few")), domain) == {
-        "msme_employees": None, COUNT: 1.0}
-    assert validate(2.5, dispatcher, tracker_factory(latest_message=said("2.5 people")), domain) == {
-        "msme_employees": None, COUNT: 1.0}
+    for typed, value in (("-3", "-3"), ("a few", "a few"), ("2.5 people", 2.5)):
+        assert validate(value, dispatcher, tracker_factory(latest_message=said(typed)), domain) == {
+            "msme_employees": None, COUNT: 1.0}
     assert [(m["response"], m["answer"], m["value"]) for m in dispatcher.messages] == [
         ("utter_invalid_msme_employees_negative", "-3", -3.0),
         ("utter_invalid_msme_employees_not_a_number", "a few", "a few"),
@@ -186,37 +227,27 @@ def test_a_bad_employee_count_says_what_is_wrong(tracker_factory, dispatcher, do
     ]
 
 
-def test_an_employee_answer_that_gave_other_facts_is_asked_again_quietly(tracker_factory, dispatcher, domain):
-    tracker = tracker_factory(slots={COUNT: 1.0}, latest_message=said("revenue is 90k", ("amount", 90000)))
-    assert ValidateMsmeProfile().validate_msme_employees("revenue is 90k", dispatcher, tracker, domain) == {
-        "msme_employees": None}
+@pytest.mark.parametrize(("validator", "slot", "invalid"), [
+    (ValidateMsmeProfile, "msme_revenue", "utter_invalid_msme_revenue"),
+    (ValidateRulesCheck, "deal_value", "utter_invalid_deal_value")])
+def test_an_amount_is_kept_or_refused_with_the_reason(validator, slot, invalid, tracker_factory, dispatcher, domain):
+    validate = getattr(validator(), f"validate_{slot}")
+    assert validate("$ 90,000", dispatcher, tracker_factory(), domain) == {slot: 90000.0, COUNT: 0.0}
+    assert validate(60000.0, dispatcher, tracker_factory(), domain) == {slot: 60000.0, COUNT: 0.0}
     assert dispatcher.messages == []
-
-
-def test_revenue_is_kept_skipped_or_refused_with_the_reason(tracker_factory, dispatcher, domain):
-    validate = ValidateMsmeProfile().validate_msme_revenue
-    assert validate("skipped", dispatcher, tracker_factory(), domain) == {"msme_revenue": "skipped", COUNT: 0.0}
-    assert validate("$40,000", dispatcher, tracker_factory(), domain) == {"msme_revenue": 40000.0, COUNT: 0.0}
-    assert validate(250000.0, dispatcher, tracker_factory(), domain) == {"msme_revenue": 250000.0, COUNT: 0.0}
-    assert dispatcher.messages == []
-    assert validate("0", dispatcher, tracker_factory(latest_message=said("0")), domain) == {
-        "msme_revenue": None, COUNT: 1.0}
-    assert validate(2e10, dispatcher, tracker_factory(latest_message=said("20 billion")), domain) == {
-        "msme_revenue": None, COUNT: 1.0}
-    assert validate("lots", dispatcher, tracker_factory(latest_message=said("lots")), domain) == {
-        "msme_revenue": None, COUNT: 1.0}
+    for typed, value in (("-5000", "-5000"), ("0", "0"), ("a lot", 12345678901.5), ("lots", "lots")):
+        assert validate(value, dispatcher, tracker_factory(latest_message=said(typed)), domain) == {
+            slot: None, COUNT: 1.0}
     assert [(m["response"], m["answer"], m["value"]) for m in dispatcher.messages] == [
-        ("utter_invalid_msme_revenue_not_positive", "0", None),
-        ("utter_invalid_msme_revenue_too_large", "20 billion", "$20,000,000,000"),
-        ("utter_invalid_msme_revenue_not_a_number", "lots", None),
-    ]
+        (f"{invalid}_not_positive", "-5000", None), (f"{invalid}_not_positive", "0", None),
+        (f"{invalid}_too_large", "a lot", "$12,345,678,901.50"), (f"{invalid}_not_a_number", "lots", None)]
 
 
-def test_a_revenue_answer_that_gave_other_facts_is_asked_again_quietly(tracker_factory, dispatcher, domain):
-    tracker = tracker_factory(latest_message=said("we are 12 people", ("employees", 12)))
-    assert ValidateMsmeProfile().validate_msme_revenue("we are 12 people", dispatcher, tracker, domain) == {
-        "msme_revenue": None}
-    assert dispatcher.messages == []
+def test_revenue_may_be_skipped(tracker_factory, dispatcher, domain):
+    assert ValidateMsmeProfile().validate_msme_revenue("skipped", dispatcher, tracker_factory(), domain) == {
+        "msme_revenue": "skipped", COUNT: 0.0}
+    assert ValidateRulesCheck().validate_deal_value("skipped", dispatcher, tracker_factory(), domain) == {
+        "deal_value": None, COUNT: 1.0}  # the deal value cannot be skipped
 
 
 def test_ontario_is_a_yes_or_no(tracker_factory, dispatcher, domain):
@@ -224,106 +255,33 @@ def test_ontario_is_a_yes_or_no(tracker_factory, dispatcher, domain):
     assert validate(True, dispatcher, tracker_factory(), domain) == {"msme_ontario": True, COUNT: 0.0}
     assert validate(False, dispatcher, tracker_factory(), domain) == {"msme_ontario": False, COUNT: 0.0}
     assert dispatcher.messages == []
-    other = tracker_factory(latest_message=said("we do consulting", ("category", "consulting")))
-    assert validate("we do consulting", dispatcher, other, domain) == {"msme_ontario": None}
-    assert dispatcher.messages == []
-    assert validate("hmm", dispatcher, tracker_factory(latest_message=said("hmm")), domain) == {
-        "msme_ontario": None, COUNT: 1.0}
-    assert responses(dispatcher) == ["utter_invalid_msme_ontario"]
 
 
-def test_the_sector_is_the_narrowest_category_named(tracker_factory, dispatcher, domain):
-    validate = ValidateMsmeProfile().validate_msme_sector
+@pytest.mark.parametrize(("validator", "slot"), [(ValidateMsmeProfile, "msme_sector"),
+                                                 (ValidateRulesCheck, "deal_category")])
+def test_the_narrowest_category_named_is_kept(validator, slot, built, tracker_factory, dispatcher, domain):
+    validate = getattr(validator(), f"validate_{slot}")
     both = tracker_factory(latest_message=said("consulting services", ("category", "services"),
                                                ("category", "consulting")))
-    assert validate("services", dispatcher, both, domain) == {"msme_sector": "consulting", COUNT: 0.0}
-    assert validate("goods", dispatcher, tracker_factory(), domain) == {"msme_sector": "goods", COUNT: 0.0}
+    assert validate("services", dispatcher, both, domain) == {slot: "consulting", COUNT: 0.0}
+    assert validate("goods", dispatcher, tracker_factory(), domain) == {slot: "goods", COUNT: 0.0}
     assert dispatcher.messages == []
-    other = tracker_factory(latest_message=said("we are 12 people", ("employees", 12)))
-    assert validate("we are 12 people", dispatcher, other, domain) == {"msme_sector": None}
-    assert dispatcher.messages == []
-    assert validate("rocks", dispatcher, tracker_factory(latest_message=said("rocks")), domain) == {
-        "msme_sector": None, COUNT: 1.0}
-    assert responses(dispatcher) == ["utter_invalid_msme_sector"]
-
-
-# ---------------------------------------------------------------- which rules apply
 
 
 def test_the_buyer_must_be_a_known_buyer_type(built, tracker_factory, dispatcher, domain):
     validate = ValidateRulesCheck().validate_deal_buyer
     assert validate("municipal", dispatcher, tracker_factory(), domain) == {"deal_buyer": "municipal", COUNT: 0.0}
-    assert dispatcher.messages == []
-    other = tracker_factory(latest_message=said("it's about 90k", ("amount", 90000)))
-    assert validate("it's about 90k", dispatcher, other, domain) == {"deal_buyer": None}
-    assert dispatcher.messages == []
-    assert validate("the moon", dispatcher, tracker_factory(latest_message=said("the moon")), domain) == {
-        "deal_buyer": None, COUNT: 1.0}
+    assert validate("city hall", dispatcher, tracker_factory(), domain) == {"deal_buyer": None, COUNT: 1.0}
     assert responses(dispatcher) == ["utter_invalid_deal_buyer"]
-
-
-def test_the_category_must_be_a_known_category(built, tracker_factory, dispatcher, domain):
-    validate = ValidateRulesCheck().validate_deal_category
-    both = tracker_factory(latest_message=said("consulting services", ("category", "services"),
-                                               ("category", "consulting")))
-    assert validate("services", dispatcher, both, domain) == {"deal_category": "consulting", COUNT: 0.0}
-    assert dispatcher.messages == []
-    other = tracker_factory(latest_message=said("for a city", ("buyer_type", "municipal")))
-    assert validate("for a city", dispatcher, other, domain) == {"deal_category": None}
-    assert dispatcher.messages == []
-    assert validate("rocks", dispatcher, tracker_factory(latest_message=said("rocks")), domain) == {
-        "deal_category": None, COUNT: 1.0}
-    assert responses(dispatcher) == ["utter_invalid_deal_category"]
-
-
-def test_the_deal_value_is_kept_or_refused_with_the_reason(tracker_factory, dispatcher, domain):
-    validate = ValidateRulesCheck().validate_deal_value
-    assert validate("$ 90,000", dispatcher, tracker_factory(), domain) == {"deal_value": 90000.0, COUNT: 0.0}
-    assert validate(60000.0, dispatcher, tracker_factory(), domain) == {"deal_value": 60000.0, COUNT: 0.0}
-    assert dispatcher.messages == []
-    other = tracker_factory(latest_message=said("for a city", ("buyer_type", "municipal")))
-    assert validate("for a city", dispatcher, other, domain) == {"deal_value": None}
-    assert dispatcher.messages == []
-    assert validate("-5000", dispatcher, tracker_factory(latest_message=said("-5000")), domain) == {
-        "deal_value": None, COUNT: 1.0}
-    assert validate(12345678901.5, dispatcher, tracker_factory(latest_message=said("a lot")), domain) == {
-        "deal_value": None, COUNT: 1.0}
-    assert validate("lots", dispatcher, tracker_factory(slots={COUNT: 2.0}, latest_message=said("lots")),
-                    domain) == {"deal_value": None, COUNT: 0.0}
-    assert [(m["response"], m.get("answer"), m.get("value")) for m in dispatcher.messages] == [
-        ("utter_invalid_deal_value_not_positive", "-5000", None),
-        ("utter_invalid_deal_value_too_large", "a lot", "$12,345,678,901.50"),
-        ("utter_invalid_deal_value_not_a_number", "lots", None),
-        ("utter_flow_offer_person", None, None),
-    ]
-
-
-# ---------------------------------------------------------------- registration walkthrough
-
-
-def test_a_step_answer_that_is_not_a_command_is_asked_again(built, tracker_factory, dispatcher, domain):
-    validate = ValidateRegistration().validate_reg_step
-    slots = {"reg_target": "ontario_ministry", "reg_index": 0.0}
-    tracker = tracker_factory(slots=slots, latest_message=said("purple"))
-    assert validate("purple", dispatcher, tracker, domain) == {"reg_step": None, COUNT: 1.0}
-    assert [(m["response"], m["answer"]) for m in dispatcher.messages] == [("utter_invalid_reg_step", "purple")]
-
-
-def test_a_step_answer_that_changes_the_target_is_asked_again_quietly(built, tracker_factory, dispatcher, domain):
-    validate = ValidateRegistration().validate_reg_step
-    slots = {"reg_target": "ontario_ministry", "reg_index": 0.0}
-    tracker = tracker_factory(slots=slots, latest_message=said("it's for a city", ("buyer_type", "municipal")))
-    assert validate("it's for a city", dispatcher, tracker, domain) == {"reg_step": None}
-    assert dispatcher.messages == []
 
 
 def test_a_step_command_moves_the_walkthrough_on(built, tracker_factory, dispatcher, domain):
     validate = ValidateRegistration().validate_reg_step
-    tracker = tracker_factory(slots={"reg_target": "ontario_ministry", "reg_index": 0.0, COUNT: 1.0})
-    result = validate("done", dispatcher, tracker, domain)
+    result = validate("done", dispatcher, tracker_factory(slots={**REG, COUNT: 1.0}), domain)
     assert result["reg_step"] is None and result[COUNT] == 0.0 and result["reg_index"] == 1.0
     assert list(result["reg_status"].values()) == ["done"]
     assert validate("skip", dispatcher, tracker_factory(), domain) == {"reg_step": None}  # no target yet
+    assert dispatcher.messages == []
 
 
 # ---------------------------------------------------------------- the concierge form
