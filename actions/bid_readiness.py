@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    invalid_answer, knowledge_unavailable, latest_entity_values, reset_events, response_text, valid_answer,
+    StartOver, invalid_answer, knowledge_unavailable, latest_entity_values, response_text, valid_answer,
 )
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
@@ -231,10 +231,8 @@ class ActionBidChecklist(Action):
         return []
 
 
-class ActionResetBidReadiness(Action):
+class ActionResetBidReadiness(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_bid_readiness"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)

@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, knowledge_unavailable, reset_events, valid_answer
+from actions.flow_common import StartOver, invalid_answer, knowledge_unavailable, valid_answer
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.nlu.dates import resolve_date, resolve_window
@@ -75,10 +75,8 @@ class ActionEventsList(Action):
         return []
 
 
-class ActionResetEvents(Action):
+class ActionResetEvents(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_events"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)

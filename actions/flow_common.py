@@ -3,9 +3,10 @@ the apology an action gives when the knowledge store cannot be read."""
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -41,6 +42,23 @@ def latest_entity_values(tracker: Tracker, entity: str) -> list[Any]:
 def reset_events(slots: list[str]) -> list[dict[str, Any]]:
     """Clear a flow's slots (for "start over")."""
     return [SlotSet(name, None) for name in slots] + [SlotSet(INVALID_COUNT_SLOT, 0.0)]
+
+
+class StartOver(Action, ABC):
+    """A flow's "start over": says so, then clears `slots` (the flow's) and the invalid-answer count.
+
+    A subclass sets `slots` and its name(); the action server skips this class itself, as it is abstract.
+    """
+
+    slots: list[str]
+
+    @abstractmethod
+    def name(self) -> str:
+        ...
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_flow_restarting")
+        return reset_events(self.slots)
 
 
 def gave_other_facts(tracker: Tracker, entities: tuple[str, ...]) -> bool:

@@ -9,8 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    amount_answer, ask_again, gave_other_facts, invalid_answer, knowledge_unavailable, latest_entity_values,
-    reset_events, response_text, valid_answer,
+    StartOver, amount_answer, ask_again, gave_other_facts, invalid_answer, knowledge_unavailable,
+    latest_entity_values, response_text, valid_answer,
 )
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
@@ -101,13 +101,11 @@ class ActionMsmeVerdict(Action):
         return []
 
 
-class ActionResetMsmeProfile(Action):
+class ActionResetMsmeProfile(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_msme_profile"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)
 
 
 def _size_values(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer
+from actions.flow_common import (
+    StartOver, ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer,
+)
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import registration as reg
 from bot.procurement.rules import markdown_steps
@@ -162,10 +164,8 @@ class ActionRegistrationSummary(Action):
         return []
 
 
-class ActionResetRegistration(Action):
+class ActionResetRegistration(StartOver):
+    slots = PROGRESS_SLOTS
+
     def name(self) -> str:
         return "action_reset_registration"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(PROGRESS_SLOTS)

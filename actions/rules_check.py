@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    amount_answer, ask_again, knowledge_unavailable, latest_entity_values, reset_events, valid_answer,
+    StartOver, amount_answer, ask_again, knowledge_unavailable, latest_entity_values, valid_answer,
 )
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
@@ -102,13 +102,11 @@ class ActionRulesVerdict(Action):
         return []
 
 
-class ActionResetRulesCheck(Action):
+class ActionResetRulesCheck(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_rules_check"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)
 
 
 def _provenance(row: dict[str, Any]) -> dict[str, Any]:

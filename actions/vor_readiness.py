@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, knowledge_unavailable, reset_events, valid_answer
+from actions.flow_common import StartOver, invalid_answer, knowledge_unavailable, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement.rules import markdown_steps
 from bot.procurement.parsing import parse_yes_no
@@ -87,10 +87,8 @@ class ActionVorCorrectPrevious(Action):
         return [SlotSet(slot_name(row["id"]), answer)]
 
 
-class ActionResetVorReadiness(Action):
+class ActionResetVorReadiness(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_vor_readiness"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)

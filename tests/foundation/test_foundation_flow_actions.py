@@ -371,6 +371,14 @@ def test_start_over_says_so_and_clears_the_flow(action, slots, tracker_factory, 
     assert responses(dispatcher) == ["utter_flow_restarting"]
 
 
+def test_the_action_server_serves_exactly_the_domain_actions(domain):
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert sorted(executor.actions) == sorted(domain["actions"])
+
+
 # ---------------------------------------------------------------- the knowledge store cannot be read
 
 
