@@ -78,10 +78,11 @@ def ask_again(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, res
 
 def amount_answer(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any,
                   entities: tuple[str, ...], responses: dict[str, str]) -> dict[str, Any]:
-    """A dollar amount: kept when plausible, else refused with `responses[problem]` (rules.value_problem).
+    """A dollar amount: kept when plausible, else refused with `responses[problem]` (rules.value_problem),
+    quoting the text and, when too large, the amount read.
 
-    Typed text is read as a number unless the message gave the flow other facts: then the slot is asked again
-    quietly, even when the text also holds a number ("it's for a city, about 90k" answers the buyer question).
+    Typed text is read as a number only when the message gave the flow no other facts; otherwise the slot is
+    asked again quietly, as ask_again does, even if the text holds a number.
     """
     if isinstance(value, str):
         if gave_other_facts(tracker, entities):

@@ -14,9 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import (
-    StartOver, ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer,
-)
+from actions.flow_common import StartOver, ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import registration as reg
 from bot.procurement.rules import markdown_steps
