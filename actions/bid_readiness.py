@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partialmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -11,7 +12,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, latest_entity_values, reset_events, response_text, valid_answer
+from actions.flow_common import (
+    StartOver, invalid_answer, knowledge_unavailable, latest_entity_values, response_text, valid_answer,
+)
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.nlu.dates import resolve_date, resolve_window
@@ -22,16 +25,9 @@ from bot.procurement.parsing import parse_yes_no
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the consistency check sees them).
-QUESTIONS = {
-    "bid_closing_date": "utter_ask_bid_closing_date",
-    "bid_question_deadline": "utter_ask_bid_question_deadline",
-    "bid_mandatory": "utter_ask_bid_mandatory",
-    "bid_security": "utter_ask_bid_security",
-    "bid_insurance": "utter_ask_bid_insurance",
-    "bid_partners": "utter_ask_bid_partners",
-}
-SLOTS = [*QUESTIONS, "bid_notice_ref"]
+# The form's slots (Rasa asks each with utter_ask_<slot>), then the notice the flow may have started from.
+SLOTS = ["bid_closing_date", "bid_question_deadline", "bid_mandatory", "bid_security", "bid_insurance",
+         "bid_partners", "bid_notice_ref"]
 VERDICTS = {bid.BID: "utter_bid_verdict_bid", bid.BID_WITH_GAPS: "utter_bid_verdict_bid_with_gaps",
             bid.NO_BID: "utter_bid_verdict_no_bid"}
 GAPS = {"security": "utter_bid_gap_security", "insurance": "utter_bid_gap_insurance",
@@ -161,31 +157,23 @@ class ValidateBidReadiness(FormValidationAction):
         return valid_answer("bid_question_deadline", value)
 
     def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                not_needed: bool = False) -> dict[str, Any]:
+                domain: DomainDict) -> dict[str, Any]:
+        """The check shared by the yes/no questions; `slot` is bid_<question> (bid.QUESTIONS)."""
+        allowed = bid.allowed_answers(slot.removeprefix("bid_"))
         if isinstance(value, str) and value not in bid.ANSWERS:
-            value = "not_needed" if not_needed and bid.says_not_needed(value) else parse_yes_no(value)
-        if value in (bid.ANSWERS if not_needed else bid.ANSWERS[:2]):
+            value = "not_needed" if "not_needed" in allowed and bid.says_not_needed(value) else parse_yes_no(value)
+        if value in allowed:
             return valid_answer(slot, value)
         text = tracker.latest_message.get("text") or ""
         if bid.mentions_closing(text) and latest_entity_values(tracker, "date"):
             return {slot: None}  # the message corrected the closing date; ask this question again
         return invalid_answer(dispatcher, tracker, slot, "utter_invalid_bid_answer")
 
-    def validate_bid_mandatory(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_mandatory", value, dispatcher, tracker)
-
-    def validate_bid_security(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_security", value, dispatcher, tracker, not_needed=True)
-
-    def validate_bid_insurance(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_insurance", value, dispatcher, tracker)
-
-    def validate_bid_partners(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
-        return self._answer("bid_partners", value, dispatcher, tracker, not_needed=True)
+    # rasa-sdk calls validate_<slot>(value, dispatcher, tracker, domain).
+    validate_bid_mandatory = partialmethod(_answer, "bid_mandatory")
+    validate_bid_security = partialmethod(_answer, "bid_security")
+    validate_bid_insurance = partialmethod(_answer, "bid_insurance")
+    validate_bid_partners = partialmethod(_answer, "bid_partners")
 
 
 class ActionBidChecklist(Action):
@@ -196,9 +184,7 @@ class ActionBidChecklist(Action):
         try:
             found = bid.checklist(get_store().table("checklists"))
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         closing = bid.parse_moment(tracker.get_slot("bid_closing_date") or "")
         if found is None or closing is None:
             dispatcher.utter_message(response="utter_service_unavailable")
@@ -245,10 +231,8 @@ class ActionBidChecklist(Action):
         return []
 
 
-class ActionResetBidReadiness(Action):
+class ActionResetBidReadiness(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_bid_readiness"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)

@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, reset_events, valid_answer
+from actions.flow_common import StartOver, invalid_answer, knowledge_unavailable, valid_answer
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.nlu.dates import resolve_date, resolve_window
@@ -16,8 +16,7 @@ from bot.procurement.events import parse_format, topic_words, upcoming_events
 
 logger = logging.getLogger(__name__)
 
-# The form's slot and the question Rasa itself sends for it (named here so the consistency check sees it used).
-QUESTIONS = {"events_format": "utter_ask_events_format"}
+# The form's slot (Rasa asks it with utter_ask_events_format), then the topic and dates the founder gave.
 SLOTS = ["events_format", "events_text", "events_window", "events_after", "events_before"]
 FORMAT_NAMES = {"online": "utter_events_format_online", "in_person": "utter_events_format_in_person",
                 "hybrid": "utter_events_format_hybrid"}
@@ -47,9 +46,7 @@ class ActionEventsList(Action):
         try:
             events = get_store().table("events")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         now = clock.now()
         first_day = last_day = None
         window = resolve_window(tracker.get_slot("events_window") or "", now.date())
@@ -78,10 +75,8 @@ class ActionEventsList(Action):
         return []
 
 
-class ActionResetEvents(Action):
+class ActionResetEvents(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_events"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)

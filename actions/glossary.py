@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.flow_common import knowledge_unavailable
 from bot.answers import glossary_entry, glossary_buttons
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 
@@ -21,9 +22,7 @@ class ActionDefineTerm(Action):
         try:
             glossary = get_store().table("glossary")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         terms = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "term"]
         entries = [entry for entry in (glossary_entry(glossary, term) for term in terms) if entry]
         if not entries:

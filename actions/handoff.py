@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Any
+from functools import partialmethod
+from typing import Any, Callable
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
@@ -56,6 +57,24 @@ def is_question(intent: str, text: str, long_answer: bool) -> bool:
     words = re.findall(r"[\w']+", text.lower())
     questiony = text.rstrip().endswith("?") or (bool(words) and words[0] in QUESTION_WORDS)
     return questiony or (not long_answer and len(words) > 8)
+
+
+def read_name(text: str) -> str | None:
+    """The name typed, or None when it cannot be one (empty, too long, an email address, no letters)."""
+    text = text.strip()
+    return text if 0 < len(text) <= LIMITS["name"] and "@" not in text and re.search(r"[^\W\d_]", text) else None
+
+
+def read_company(text: str) -> str | None:
+    """The company typed, or None when it cannot be one (empty, too long, punctuation only)."""
+    text = text.strip()
+    return text if 0 < len(text) <= LIMITS["company"] and re.search(r"\w", text) else None
+
+
+def read_description(text: str) -> str | None:
+    """The description typed, or None when it is too short or too long."""
+    text = text.strip()
+    return text if 3 <= len(text) <= LIMITS["description"] else None
 
 
 def concierge_consent_message(topic: str, reference: str) -> dict[str, Any]:
@@ -112,8 +131,8 @@ class ValidateConcierge(FormValidationAction):
 
     # ---- extraction: the answer is the message text, unless the message is a question or a command
 
-    @staticmethod
-    def _answer(tracker: Tracker, slot: str) -> dict[str, Any]:
+    def _answer(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:
             return {}
         message = tracker.latest_message or {}
@@ -123,17 +142,11 @@ class ValidateConcierge(FormValidationAction):
             return {}
         return {slot: text}
 
-    async def extract_concierge_name(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self._answer(tracker, "concierge_name")
-
-    async def extract_concierge_email(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self._answer(tracker, "concierge_email")
-
-    async def extract_concierge_company(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self._answer(tracker, "concierge_company")
-
-    async def extract_concierge_description(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self._answer(tracker, "concierge_description")
+    # rasa-sdk calls extract_<slot>(dispatcher, tracker, domain).
+    extract_concierge_name = partialmethod(_answer, "concierge_name")
+    extract_concierge_email = partialmethod(_answer, "concierge_email")
+    extract_concierge_company = partialmethod(_answer, "concierge_company")
+    extract_concierge_description = partialmethod(_answer, "concierge_description")
 
     # ---- validation: store the answer in the queue's draft, keep only a placeholder in the slot
 
@@ -148,12 +161,17 @@ class ValidateConcierge(FormValidationAction):
                 return {"concierge_consent": False, "handoff_reference": None}
         return {"concierge_consent": value}
 
-    def _keep(self, slot: str, value: str | None, dispatcher, tracker, invalid_response: str) -> dict[str, Any]:
-        if value is None:
+    def _keep(self, slot: str, read: Callable[[str], str | None], invalid_response: str, value: Any,
+              dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """`read` gives the answer to keep, or None when the text is not acceptable."""
+        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
+            return {slot: None}
+        kept = read(str(value or ""))
+        if kept is None:
             dispatcher.utter_message(response=invalid_response)
             return {slot: None}
         try:
-            stored = queue.update_draft(tracker.sender_id, PERSONAL_SLOTS[slot], value)
+            stored = queue.update_draft(tracker.sender_id, PERSONAL_SLOTS[slot], kept)
         except Exception:
             logger.error("could not save a concierge answer")
             stored = False
@@ -162,34 +180,13 @@ class ValidateConcierge(FormValidationAction):
             return {"concierge_consent": False, "handoff_reference": None, slot: None}
         return {slot: PLACEHOLDER}
 
-    def validate_concierge_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
-            return {"concierge_name": None}
-        text = str(value or "").strip()
-        ok = 0 < len(text) <= LIMITS["name"] and "@" not in text and re.search(r"[^\W\d_]", text)
-        return self._keep("concierge_name", text if ok else None, dispatcher, tracker, "utter_concierge_invalid_name")
-
-    def validate_concierge_email(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
-            return {"concierge_email": None}
-        return self._keep("concierge_email", find_email(str(value or "")), dispatcher, tracker,
-                          "utter_concierge_invalid_email")
-
-    def validate_concierge_company(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
-            return {"concierge_company": None}
-        text = str(value or "").strip()
-        ok = 0 < len(text) <= LIMITS["company"] and re.search(r"\w", text)
-        return self._keep("concierge_company", text if ok else None, dispatcher, tracker,
-                          "utter_concierge_invalid_company")
-
-    def validate_concierge_description(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        if value is None:  # a reset (a new request starting), not an answer: nothing to check or say
-            return {"concierge_description": None}
-        text = str(value or "").strip()
-        ok = 3 <= len(text) <= LIMITS["description"]
-        return self._keep("concierge_description", text if ok else None, dispatcher, tracker,
-                          "utter_concierge_invalid_description")
+    # rasa-sdk calls validate_<slot>(value, dispatcher, tracker, domain).
+    validate_concierge_name = partialmethod(_keep, "concierge_name", read_name, "utter_concierge_invalid_name")
+    validate_concierge_email = partialmethod(_keep, "concierge_email", find_email, "utter_concierge_invalid_email")
+    validate_concierge_company = partialmethod(_keep, "concierge_company", read_company,
+                                               "utter_concierge_invalid_company")
+    validate_concierge_description = partialmethod(_keep, "concierge_description", read_description,
+                                                   "utter_concierge_invalid_description")
 
 
 class ActionConciergeSubmit(Action):

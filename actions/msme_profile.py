@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.flow_common import (
-    gave_other_facts, invalid_answer, latest_entity_values, reset_events, response_text, valid_answer,
+    StartOver, amount_answer, ask_again, gave_other_facts, invalid_answer, knowledge_unavailable,
+    latest_entity_values, response_text, valid_answer,
 )
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
@@ -18,11 +19,8 @@ from bot.procurement.parsing import parse_number
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used).
-QUESTIONS = {"msme_employees": "utter_ask_msme_employees", "msme_revenue": "utter_ask_msme_revenue",
-             "msme_ontario": "utter_ask_msme_ontario", "msme_sector": "utter_ask_msme_sector"}
-SLOTS = list(QUESTIONS)
+# The form's slots; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["msme_employees", "msme_revenue", "msme_ontario", "msme_sector"]
 INVALID_EMPLOYEES = {
     "not_a_number": "utter_invalid_msme_employees_not_a_number",
     "negative": "utter_invalid_msme_employees_negative",
@@ -58,33 +56,20 @@ class ValidateMsmeProfile(FormValidationAction):
                               domain: DomainDict) -> dict[str, Any]:
         if value == "skipped":
             return valid_answer("msme_revenue", value)
-        if isinstance(value, str):
-            if gave_other_facts(tracker, ENTITIES):
-                return {"msme_revenue": None}
-            value = parse_number(value)
-        problem = rules.value_problem(value)
-        if problem is None:
-            return valid_answer("msme_revenue", value)
-        shown = rules.format_cad(value) if problem == "too_large" else None
-        return invalid_answer(dispatcher, tracker, "msme_revenue", INVALID_REVENUE[problem],
-                              answer=tracker.latest_message.get("text") or "", value=shown)
+        return amount_answer(dispatcher, tracker, "msme_revenue", value, ENTITIES, INVALID_REVENUE)
 
     def validate_msme_ontario(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
         if isinstance(value, bool):
             return valid_answer("msme_ontario", value)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"msme_ontario": None}
-        return invalid_answer(dispatcher, tracker, "msme_ontario", "utter_invalid_msme_ontario")
+        return ask_again(dispatcher, tracker, "msme_ontario", "utter_invalid_msme_ontario", ENTITIES)
 
     def validate_msme_sector(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
         sector = rules.pick_category(latest_entity_values(tracker, "category") or [value])
         if sector is not None:
             return valid_answer("msme_sector", sector)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"msme_sector": None}
-        return invalid_answer(dispatcher, tracker, "msme_sector", "utter_invalid_msme_sector")
+        return ask_again(dispatcher, tracker, "msme_sector", "utter_invalid_msme_sector", ENTITIES)
 
 
 class ActionMsmeVerdict(Action):
@@ -96,9 +81,7 @@ class ActionMsmeVerdict(Action):
             store = get_store()
             sizes, categories = store.table("business_size"), store.table("categories")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         employees, revenue = tracker.get_slot("msme_employees"), tracker.get_slot("msme_revenue")
         dispatcher.utter_message(
             response="utter_msme_profile", employees=employees,
@@ -118,13 +101,11 @@ class ActionMsmeVerdict(Action):
         return []
 
 
-class ActionResetMsmeProfile(Action):
+class ActionResetMsmeProfile(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_msme_profile"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)
 
 
 def _size_values(row: dict[str, Any]) -> dict[str, Any]:

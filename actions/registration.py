@@ -14,16 +14,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import gave_other_facts, invalid_answer, reset_events, valid_answer
+from actions.flow_common import StartOver, ask_again, invalid_answer, knowledge_unavailable, reset_events, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import registration as reg
 from bot.procurement.rules import markdown_steps
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used); action_ask_reg_step sends utter_ask_reg_step filled with the current step.
-QUESTIONS = {"reg_target": "utter_ask_reg_target", "reg_step": "utter_ask_reg_step"}
+# The form's slots: Rasa asks reg_target with utter_ask_reg_target; action_ask_reg_step sends utter_ask_reg_step
+# filled with the current step.
 TARGET_SLOT, STEP_SLOT = "reg_target", "reg_step"
 CHECKLIST_SLOT, INDEX_SLOT, STATUS_SLOT = "reg_checklist", "reg_index", "reg_status"
 PROGRESS_SLOTS = [TARGET_SLOT, STEP_SLOT, CHECKLIST_SLOT, INDEX_SLOT, STATUS_SLOT]
@@ -76,11 +75,9 @@ class ValidateRegistration(FormValidationAction):
         if checklist is None:
             return {STEP_SLOT: None}
         command = value if value in reg.COMMANDS else reg.parse_step_command(str(value or ""))
-        if command is None:
-            if gave_other_facts(tracker, ENTITIES):  # "actually it's for a municipality": the target changed
-                return {STEP_SLOT: None}
-            return invalid_answer(dispatcher, tracker, STEP_SLOT, "utter_invalid_reg_step",
-                                  answer=tracker.latest_message.get("text") or "")
+        if command is None:  # ("actually it's for a municipality" is no bad answer: it changed the target)
+            return ask_again(dispatcher, tracker, STEP_SLOT, "utter_invalid_reg_step", ENTITIES,
+                             answer=tracker.latest_message.get("text") or "")
         steps = checklist["steps"]
         step = steps[min(index, len(steps) - 1)]
         answered = {**valid_answer(STEP_SLOT, None)}
@@ -108,9 +105,7 @@ class ActionAskRegStep(Action):
         try:
             checklist, index = _state(tracker, _checklists())
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         if checklist is None:
             dispatcher.utter_message(response="utter_ask_reg_target")
             return []
@@ -151,9 +146,7 @@ class ActionRegistrationSummary(Action):
         try:
             checklist, index = _state(tracker, _checklists())
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         if checklist is None:
             return []
         status = tracker.get_slot(STATUS_SLOT)
@@ -169,10 +162,8 @@ class ActionRegistrationSummary(Action):
         return []
 
 
-class ActionResetRegistration(Action):
+class ActionResetRegistration(StartOver):
+    slots = PROGRESS_SLOTS
+
     def name(self) -> str:
         return "action_reset_registration"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(PROGRESS_SLOTS)

@@ -8,19 +8,17 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import gave_other_facts, invalid_answer, latest_entity_values, reset_events, valid_answer
+from actions.flow_common import (
+    StartOver, amount_answer, ask_again, knowledge_unavailable, latest_entity_values, valid_answer,
+)
 from bot import clock
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement import rules
-from bot.procurement.parsing import parse_number
 
 logger = logging.getLogger(__name__)
 
-# The form's slots and the questions Rasa itself sends for them (named here so the domain/code consistency
-# check sees them used).
-QUESTIONS = {"deal_buyer": "utter_ask_deal_buyer", "deal_category": "utter_ask_deal_category",
-             "deal_value": "utter_ask_deal_value"}
-SLOTS = list(QUESTIONS)
+# The form's slots; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["deal_buyer", "deal_category", "deal_value"]
 INVALID_VALUE = {
     "not_a_number": "utter_invalid_deal_value_not_a_number",
     "not_positive": "utter_invalid_deal_value_not_positive",
@@ -42,9 +40,7 @@ class ValidateRulesCheck(FormValidationAction):
                             domain: DomainDict) -> dict[str, Any]:
         if value in _ids("buyer_types"):
             return valid_answer("deal_buyer", value)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"deal_buyer": None}
-        return invalid_answer(dispatcher, tracker, "deal_buyer", "utter_invalid_deal_buyer")
+        return ask_again(dispatcher, tracker, "deal_buyer", "utter_invalid_deal_buyer", ENTITIES)
 
     def validate_deal_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> dict[str, Any]:
@@ -52,22 +48,11 @@ class ValidateRulesCheck(FormValidationAction):
         category = rules.pick_category(latest_entity_values(tracker, "category") or [value])
         if category in _ids("categories"):
             return valid_answer("deal_category", category)
-        if gave_other_facts(tracker, ENTITIES):
-            return {"deal_category": None}
-        return invalid_answer(dispatcher, tracker, "deal_category", "utter_invalid_deal_category")
+        return ask_again(dispatcher, tracker, "deal_category", "utter_invalid_deal_category", ENTITIES)
 
     def validate_deal_value(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
-        if isinstance(value, str):
-            if gave_other_facts(tracker, ENTITIES):
-                return {"deal_value": None}
-            value = parse_number(value)
-        problem = rules.value_problem(value)
-        if problem is None:
-            return valid_answer("deal_value", value)
-        shown = rules.format_cad(value) if problem == "too_large" else None
-        return invalid_answer(dispatcher, tracker, "deal_value", INVALID_VALUE[problem],
-                              answer=tracker.latest_message.get("text") or "", value=shown)
+        return amount_answer(dispatcher, tracker, "deal_value", value, ENTITIES, INVALID_VALUE)
 
 
 class ActionRulesVerdict(Action):
@@ -79,9 +64,7 @@ class ActionRulesVerdict(Action):
             store = get_store()
             tables = {name: store.table(name) for name in TABLES}
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         buyer, category = tracker.get_slot("deal_buyer"), tracker.get_slot("deal_category")
         value = tracker.get_slot("deal_value")
         verdict = rules.decide_rules(tables, buyer, category, value, clock.today())
@@ -119,13 +102,11 @@ class ActionRulesVerdict(Action):
         return []
 
 
-class ActionResetRulesCheck(Action):
+class ActionResetRulesCheck(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_rules_check"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(SLOTS)
 
 
 def _provenance(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.flow_common import knowledge_unavailable
 from bot import clock
 from bot.answers import suggestions, topic_replies
 from bot.knowledge.store import KnowledgeUnavailable, get_store
@@ -30,9 +31,7 @@ class ActionAnswerTopic(Action):
         try:
             topic = get_store().get_topic(topic_id) if topic_id else None
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         if topic is None:
             dispatcher.utter_message(response="utter_topic_missing")
             return []

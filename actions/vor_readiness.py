@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partialmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -9,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.flow_common import invalid_answer, reset_events, valid_answer
+from actions.flow_common import StartOver, invalid_answer, knowledge_unavailable, valid_answer
 from bot.knowledge.store import KnowledgeUnavailable, get_store
 from bot.procurement.rules import markdown_steps
 from bot.procurement.parsing import parse_yes_no
@@ -17,16 +18,9 @@ from bot.procurement.vor_readiness import ANSWERS, decide_vor, previous_requirem
 
 logger = logging.getLogger(__name__)
 
-# The form's slots (one per row of vor_readiness.yml) and the questions Rasa itself sends for them (named here
-# so the domain/code consistency check sees them used).
-QUESTIONS = {
-    "vor_offering_covered": "utter_ask_vor_offering_covered",
-    "vor_otp_registered": "utter_ask_vor_otp_registered",
-    "vor_mandatory_requirements": "utter_ask_vor_mandatory_requirements",
-    "vor_insurance": "utter_ask_vor_insurance",
-    "vor_security_screening": "utter_ask_vor_security_screening",
-    "vor_master_agreement": "utter_ask_vor_master_agreement",
-}
+# The form's slots, one per row of vor_readiness.yml; Rasa asks each with utter_ask_<slot>.
+SLOTS = ["vor_offering_covered", "vor_otp_registered", "vor_mandatory_requirements", "vor_insurance",
+         "vor_security_screening", "vor_master_agreement"]
 VERDICTS = {"ready": "utter_vor_verdict_ready", "nearly_ready": "utter_vor_verdict_nearly_ready",
             "not_the_route": "utter_vor_verdict_not_the_route"}
 
@@ -37,34 +31,19 @@ class ValidateVorReadiness(FormValidationAction):
     def name(self) -> str:
         return "validate_vor_readiness"
 
-    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                domain: DomainDict) -> dict[str, Any]:
         if value in ANSWERS:
             return valid_answer(slot, value)
         return invalid_answer(dispatcher, tracker, slot, "utter_invalid_vor_answer")
 
-    def validate_vor_offering_covered(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_offering_covered", value, dispatcher, tracker)
-
-    def validate_vor_otp_registered(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_otp_registered", value, dispatcher, tracker)
-
-    def validate_vor_mandatory_requirements(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                            domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_mandatory_requirements", value, dispatcher, tracker)
-
-    def validate_vor_insurance(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_insurance", value, dispatcher, tracker)
-
-    def validate_vor_security_screening(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                        domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_security_screening", value, dispatcher, tracker)
-
-    def validate_vor_master_agreement(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
-        return self._answer("vor_master_agreement", value, dispatcher, tracker)
+    # rasa-sdk calls validate_<slot>(value, dispatcher, tracker, domain).
+    validate_vor_offering_covered = partialmethod(_answer, "vor_offering_covered")
+    validate_vor_otp_registered = partialmethod(_answer, "vor_otp_registered")
+    validate_vor_mandatory_requirements = partialmethod(_answer, "vor_mandatory_requirements")
+    validate_vor_insurance = partialmethod(_answer, "vor_insurance")
+    validate_vor_security_screening = partialmethod(_answer, "vor_security_screening")
+    validate_vor_master_agreement = partialmethod(_answer, "vor_master_agreement")
 
 
 class ActionVorVerdict(Action):
@@ -75,9 +54,7 @@ class ActionVorVerdict(Action):
         try:
             rows = get_store().table("vor_readiness")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         answers = {row["id"]: tracker.get_slot(slot_name(row["id"])) for row in rows}
         verdict = decide_vor(rows, answers)
         dispatcher.utter_message(response=VERDICTS[verdict.verdict])
@@ -100,9 +77,7 @@ class ActionVorCorrectPrevious(Action):
         try:
             rows = get_store().table("vor_readiness")
         except KnowledgeUnavailable:
-            logger.exception("knowledge store unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return knowledge_unavailable(dispatcher, logger)
         row = previous_requirement(rows, tracker.get_slot("requested_slot"))
         answer = parse_yes_no(tracker.latest_message.get("text") or "")
         if row is None or answer is None:
@@ -112,10 +87,8 @@ class ActionVorCorrectPrevious(Action):
         return [SlotSet(slot_name(row["id"]), answer)]
 
 
-class ActionResetVorReadiness(Action):
+class ActionResetVorReadiness(StartOver):
+    slots = SLOTS
+
     def name(self) -> str:
         return "action_reset_vor_readiness"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_flow_restarting")
-        return reset_events(list(QUESTIONS))

@@ -49,11 +49,15 @@ def checklist(checklists: Sequence[Row]) -> Row | None:
     return next((c for c in checklists if c["id"] == CHECKLIST_ID), None)
 
 
+def allowed_answers(question: str) -> tuple[str, ...]:
+    """The answers a question takes: yes or no, and "not_needed" where the question offers it."""
+    return ANSWERS if question in NOT_NEEDED_ALLOWED else ANSWERS[:2]
+
+
 def decide_bid(answers: Mapping[str, str | None]) -> BidDecision:
     """No-bid when the mandatory requirements can't be met; otherwise bid, listing every other "no" as a gap."""
     for question in QUESTIONS:
-        allowed = ANSWERS if question in NOT_NEEDED_ALLOWED else ANSWERS[:2]
-        if answers.get(question) not in allowed:
+        if answers.get(question) not in allowed_answers(question):
             raise ValueError(f"{question}: {answers.get(question)!r}")
     gaps = tuple(q for q in QUESTIONS if answers[q] == "no")
     if "mandatory" in gaps:

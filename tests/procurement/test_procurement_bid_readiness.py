@@ -88,6 +88,12 @@ def test_question_deadline_must_not_be_after_closing():
     assert bid.question_deadline_problem(dt.date(2027, 4, 1), closing) == "after_closing"
 
 
+def test_not_needed_is_an_answer_only_where_the_question_offers_it():
+    assert {q: bid.allowed_answers(q) for q in bid.QUESTIONS} == {
+        "mandatory": ("yes", "no"), "security": ("yes", "no", "not_needed"), "insurance": ("yes", "no"),
+        "partners": ("yes", "no", "not_needed")}
+
+
 def test_bid_no_bid_decision():
     ok = {"mandatory": "yes", "security": "not_needed", "insurance": "yes", "partners": "not_needed"}
     assert bid.decide_bid(ok) == bid.BidDecision(bid.BID, ())
