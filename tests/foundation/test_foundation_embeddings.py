@@ -87,6 +87,22 @@ def test_the_classifier_with_embeddings_understands_a_message_that_shares_no_wor
     assert list(words_only.predict(messages)) != ["payment", "registration"]
 
 
+def test_the_two_regressions_fitted_side_by_side_equal_ones_fitted_one_after_the_other():
+    from scipy import sparse
+
+    from bot.nlu.classifier import TfidfIntentClassifier, _linear_model, build_pipeline
+
+    texts, labels = PAYMENT_OR_REGISTRATION
+    config = {**TfidfIntentClassifier.get_default_config(), "sentence_embeddings": True}
+    model = build_pipeline(config).fit(texts, labels)
+    words = model.words_.transform(texts)
+    both = sparse.hstack([words, model.meaning_.transform(texts)], format="csr")
+    for fitted, features in ((model.quick_, words), (model.full_, both)):
+        alone = _linear_model(config).fit(features, labels)
+        assert fitted.coef_.shape == alone.coef_.shape
+        assert np.allclose(fitted.coef_, alone.coef_) and np.allclose(fitted.intercept_, alone.intercept_)
+
+
 def test_only_messages_the_words_model_is_unsure_of_are_embedded(monkeypatch):
     from bot.nlu import embeddings
     from bot.nlu.classifier import TfidfIntentClassifier, build_pipeline
