@@ -100,3 +100,17 @@ def test_entity_offsets_point_at_the_text():
 @pytest.mark.parametrize("text", ["", "   ", "💼💼", "\u202e\u0645\u0631\u062d\u0628\u0627", "<script>alert(1)</script>", "a" * 10000])
 def test_odd_input_never_raises(text):
     assert isinstance(extract_entities(text), list)
+
+
+def test_the_rasa_component_builds_the_spacy_pipeline_when_it_is_created_not_on_the_first_message():
+    from bot.nlu import extract
+    from bot.nlu.entities import ProcurementEntityExtractor
+
+    extract.default_extractor.cache_clear()
+    try:
+        ProcurementEntityExtractor.create({}, None, None, None)
+        assert extract.default_extractor.cache_info().currsize == 1
+        built = extract.default_extractor()
+        assert values("a $40k services deal", "amount") == [40000] and extract.default_extractor() is built
+    finally:
+        extract.default_extractor.cache_clear()
