@@ -13,12 +13,10 @@ import copy
 import json
 import os
 import socket
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-import requests
 
 os.environ.setdefault("OFFLINE", "1")  # tests never fetch live feeds
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from browser_helpers import ROOT, Widget, expect_received
 from playwright.sync_api import expect
