@@ -291,7 +291,7 @@ def test_form_answers_go_to_the_draft_and_the_slot_keeps_only_a_placeholder(data
     ("give_email", "jane@example.ca", False, False),
 ])
 def test_a_question_mid_form_is_told_apart_from_an_answer(intent, text, long_answer, expected):
-    from actions.handoff import is_question
+    from bot.concierge import is_question
 
     assert is_question(intent, text, long_answer) is expected
 
