@@ -134,13 +134,12 @@ class WordsThenMeaning(BaseEstimator, ClassifierMixin):
         self.config = config
 
     def fit(self, texts: List[Text], labels: List[Text]) -> "WordsThenMeaning":
-        from scipy import sparse
-
-        from bot.nlu.embeddings import SentenceEmbeddings
-
         import os
 
         from joblib import Parallel, delayed
+        from scipy import sparse
+
+        from bot.nlu.embeddings import SentenceEmbeddings
 
         texts = list(texts)
         self.words_ = _word_features(self.config)

@@ -180,9 +180,8 @@ class SentenceEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: no optimiser notes in the server log
         graph, external = bert_graph(weights)
-        names = list(external)
-        options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(external[name])
-                                                  for name in names])
+        options.add_external_initializers(list(external), [onnxruntime.OrtValue.ortvalue_from_numpy(matrix)
+                                                           for matrix in external.values()])
         self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
@@ -197,16 +196,18 @@ class SentenceEncoder:
         (keyed by a digest of the text) and reused: for training and evaluation, which encode the same examples
         fold after fold. A founder's message is encoded afresh, and nothing of it is kept."""
         texts = [text or "" for text in texts]
-        keys = [hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest() for text in texts]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        missing = []
-        with self._lock:
-            for i, key in enumerate(keys):
-                vector = self._cache.get(key) if cache else None
-                if vector is None:
-                    missing.append(i)
-                else:
-                    out[i] = vector
+        missing = list(range(len(texts)))
+        if cache:
+            keys = [hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest() for text in texts]
+            with self._lock:
+                missing = []
+                for i, key in enumerate(keys):
+                    vector = self._cache.get(key)
+                    if vector is None:
+                        missing.append(i)
+                    else:
+                        out[i] = vector
         if missing:
             ids = [self.tokenizer.encode(texts[i]).ids for i in missing]
             order = sorted(range(len(missing)), key=lambda j: len(ids[j]))  # little padding within a batch
@@ -219,11 +220,12 @@ class SentenceEncoder:
             for chunk, vectors in zip(chunks, results):
                 for j, vector in zip(chunk, vectors):
                     out[missing[j]] = vector
-            with self._lock:
-                for i in missing if cache else ():
-                    self._cache[keys[i]] = out[i]
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
+            if cache:
+                with self._lock:
+                    for i in missing:
+                        self._cache[keys[i]] = out[i]
+                        if len(self._cache) > self._cache_size:
+                            self._cache.popitem(last=False)
         return out
 
     def _forward(self, batch: List[List[int]]) -> np.ndarray:

@@ -429,7 +429,8 @@ class StaffApp:
         groups = gaps_module.find_gaps(self.tracker_url, start, end, self.state_db, zone=self.zone)
         body = ("<p>Questions the assistant could not answer or answered with low confidence, grouped by "
                 "similarity. Add a topic or example questions in <code>knowledge/</code>, then mark the group "
-                "handled.</p>" + date_range_form("/staff/gaps", start, end) + gaps_module.gaps_html(groups, csrf, self.zone))
+                "handled.</p>" + date_range_form("/staff/gaps", start, end)
+                + gaps_module.gaps_html(groups, csrf, self.zone))
         return self._html(200, "Knowledge gaps", body, "gaps", csrf)
 
     def gaps_handled(self, request: Request, csrf: str, nonce: str) -> Response:
